@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every map, declared once and included by each program object. All are
+ * pinned by name under the daemon's pin dir, so the XDP and tc objects share
+ * them and a restarted daemon adopts them.
+ */
+#ifndef XVIP_BPF_MAPS_H
+#define XVIP_BPF_MAPS_H
+
+#include "common.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVIP_MAX_VIPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xvip_addr);
+	__type(value, struct xvip_vip_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_vip SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVIP_MAX_SVCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xvip_svc_key);
+	__type(value, struct xvip_svc_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_svc SEC(".maps");
+
+/*
+ * BPF_F_INNER_MAP lets each service's table have its own size; element 0
+ * holds that size (see include/xvip.h).
+ */
+struct xvip_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVIP_MAGLEV_MIN + XVIP_MAGLEV_HDR);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XVIP_MAX_SVCS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct xvip_maglev_inner);
+} xvip_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVIP_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xvip_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_be SEC(".maps");
+
+/* Sized by the loader from --ct-size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVIP_CT_DEFAULT);
+	__type(key, struct xvip_flow);
+	__type(value, struct xvip_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVIP_CT_DEFAULT);
+	__type(key, struct xvip_flow);
+	__type(value, struct xvip_rnat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_rnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVIP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, struct xvip_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVIP_MAX_SVCS);
+	__type(key, __u32);
+	__type(value, struct xvip_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_svc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVIP_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xvip_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_be_stats SEC(".maps");
+
+XVIP_INLINE void xvip_count(void *map, __u32 idx, __u64 bytes)
+{
+	struct xvip_counter *c = bpf_map_lookup_elem(map, &idx);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+#endif

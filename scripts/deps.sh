@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what xvip needs to build, test and run the demo, from Debian's archive.
+# Idempotent: installs only what is missing. Mounts bpffs if it is not mounted.
+set -euo pipefail
+
+pkgs=(
+	clang llvm make gcc pkg-config
+	libbpf-dev libxdp-dev bpftool xdp-tools libelf-dev zlib1g-dev
+	libjson-c-dev libyaml-dev libmnl-dev libcurl4-openssl-dev libmicrohttpd-dev
+	iproute2 socat nftables python3 frr iperf3 openssl
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing ${missing[*]}; run as root to install them" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$(id -u)" = 0 ] && ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf
+fi
+exit 0

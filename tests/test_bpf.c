@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Packet fixtures for the XDP and tc programs, run with BPF_PROG_TEST_RUN:
+ * each names its input packet by fields, sets up the maps, and asserts the
+ * action, the whole output packet (rebuilt from scratch with full checksums)
+ * and the counters.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+
+#include "test.h"
+#include "pkt.h"
+#include "addr.h"
+#include "loader.h"
+#include "log.h"
+#include "maps.h"
+#include "xvip_hash.h"
+#include "xvip_xdp.skel.h"
+#include "xvip_tc.skel.h"
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_ACK 0x10
+
+static struct xvip_dp dp;
+static char pin_dir[128];
+static bool dp_ok;
+static const char *dp_skip;
+
+static const char *CLIENT = "198.18.30.10";
+static const char *VIP = "198.18.21.1";
+static const char *POD1 = "198.18.20.11";
+static const char *POD2 = "198.18.20.12";
+static const char *POD3 = "198.18.20.13";
+
+static int xdp_fd(void)
+{
+	return bpf_program__fd(dp.xdp->progs.xvip_xdp);
+}
+
+static int tc_fd(void)
+{
+	return bpf_program__fd(dp.tc->progs.xvip_tc_reply);
+}
+
+static void addr(const char *s, struct xvip_addr *a)
+{
+	if (xvip_addr_parse(s, a))
+		abort();
+}
+
+/* Map setup: service id `id` on VIP:port/proto, backends with ids first_be.. */
+static int add_service(uint32_t id, const char *vip, uint16_t port, uint8_t proto,
+		       const char *const *pods, const uint16_t *pod_ports, size_t n,
+		       uint32_t first_be)
+{
+	struct xvip_svc_key k = { .port = htons(port), .proto = proto };
+	struct xvip_svc_val v = { .id = id };
+	struct xvip_vip_val vv = { .nports = 1 };
+	uint32_t table[251];
+	int ret;
+
+	addr(vip, &k.vip);
+	for (size_t i = 0; i < n; i++) {
+		struct xvip_backend be = { .port = htons(pod_ports[i]), .state = XVIP_BE_READY,
+					   .svc_id = id };
+
+		addr(pods[i], &be.addr);
+		ret = xvip_maps_be_set(&dp.maps, first_be + (uint32_t)i, &be);
+		if (ret)
+			return ret;
+	}
+	if (n) {
+		for (size_t i = 0; i < 251; i++)
+			table[i] = first_be + (uint32_t)(i % n);
+		ret = xvip_maps_maglev_swap(&dp.maps, id, table, 251);
+		if (ret)
+			return ret;
+	} else {
+		xvip_maps_maglev_del(&dp.maps, id);
+	}
+	ret = xvip_maps_svc_set(&dp.maps, &k, &v);
+	return ret ?: xvip_maps_vip_set(&dp.maps, &k.vip, &vv);
+}
+
+static uint64_t stat_of(uint32_t idx)
+{
+	struct xvip_counter c = {};
+
+	xvip_maps_counter(&dp.maps, dp.maps.stats, idx, &c);
+	return c.packets;
+}
+
+static uint64_t be_packets(uint32_t be)
+{
+	struct xvip_counter c = {};
+
+	xvip_maps_counter(&dp.maps, dp.maps.be_stats, be, &c);
+	return c.packets;
+}
+
+static uint64_t svc_packets(uint32_t svc)
+{
+	struct xvip_counter c = {};
+
+	xvip_maps_counter(&dp.maps, dp.maps.svc_stats, svc, &c);
+	return c.packets;
+}
+
+struct run {
+	uint32_t action;
+	uint8_t out[PKT_MAX];
+	uint32_t out_len;
+};
+
+static int run_prog(int fd, const uint8_t *in, size_t len, struct run *r)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
+	int ret = bpf_prog_test_run_opts(fd, &o);
+
+	r->action = o.retval;
+	r->out_len = o.data_size_out;
+	return ret ? -errno : 0;
+}
+
+/*
+ * One fixture: input packet, expected action, expected output packet
+ * (NULL: identical to the input).
+ */
+static void expect(const char *what, int fd, const struct pkt_spec *in, uint32_t action,
+		   const struct pkt_spec *out)
+{
+	uint8_t ibuf[PKT_MAX], obuf[PKT_MAX];
+	size_t ilen = pkt_build(in, ibuf, sizeof(ibuf));
+	size_t olen = out ? pkt_build(out, obuf, sizeof(obuf)) : ilen;
+	struct run r;
+
+	if (!out)
+		memcpy(obuf, ibuf, ilen);
+	if (!ASSERT_OK(run_prog(fd, ibuf, ilen, &r), what))
+		return;
+	ASSERT_EQ(r.action, action, what);
+	if (action == XDP_DROP && fd == xdp_fd())
+		return;
+	if (ASSERT_EQ(r.out_len, olen, what))
+		ASSERT_MEMEQ(r.out, obuf, olen, what);
+}
+
+static void setup(void)
+{
+	static const char *const pods[] = { "198.18.20.11", "198.18.20.12", "198.18.20.13" };
+	static const uint16_t tports[] = { 8080, 8080, 8080 };
+	static const uint16_t uports[] = { 5353 };
+	static const uint16_t sports[] = { 3868 };
+	struct xvip_dp_opts o = { .ct_size = 4096 };
+	int ret;
+
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-bpf-%d", getpid());
+	o.pin_dir = pin_dir;
+	ret = xvip_dp_load(&dp, &o);
+	if (ret) {
+		dp_skip = ret == -EPERM ? "bpf() not permitted (needs root/CAP_BPF)"
+					: "cannot load the BPF objects (see log)";
+		return;
+	}
+	dp_ok = !add_service(1, VIP, 80, IPPROTO_TCP, pods, tports, 1, 1) &&
+		!add_service(2, VIP, 53, IPPROTO_UDP, pods + 1, uports, 1, 2) &&
+		!add_service(3, "198.18.21.2", 80, IPPROTO_TCP, pods, tports, 3, 10) &&
+		!add_service(4, "198.18.21.3", 80, IPPROTO_TCP, pods, tports, 0, 0) &&
+		!add_service(5, "2001:db8:21::1", 443, IPPROTO_TCP,
+			     (const char *const[]){ "2001:db8:20::11" }, (const uint16_t[]){ 8443 },
+			     1, 20) &&
+		!add_service(6, VIP, 3868, IPPROTO_SCTP, pods + 2, sports, 1, 30) &&
+		!add_service(7, VIP, 3869, IPPROTO_SCTP, pods + 2, sports, 1, 31);
+	if (!dp_ok)
+		dp_skip = "map setup failed";
+}
+
+#define NEED_DP()							\
+	do {								\
+		if (!dp_ok)						\
+			TEST_SKIP(dp_skip ? dp_skip : "datapath not loaded"); \
+	} while (0)
+
+TEST(xdp_tcp_syn_to_vip_is_dnatted)
+{
+	NEED_DP();
+	uint64_t before = stat_of(XVIP_STAT_LB_NEW), be_before = be_packets(1),
+		 svc_before = svc_packets(1);
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = 40000, .dport = 80,
+			       .proto = IPPROTO_TCP, .tcp_flags = TH_SYN, .payload = 0 };
+	struct pkt_spec out = in;
+
+	out.daddr = POD1;
+	out.dport = 8080;
+	expect("tcp syn", xdp_fd(), &in, XDP_PASS, &out);
+	ASSERT_EQ(stat_of(XVIP_STAT_LB_NEW), before + 1, "lb_new counter");
+	ASSERT_EQ(be_packets(1), be_before + 1, "backend counter");
+	ASSERT_EQ(svc_packets(1), svc_before + 1, "service counter");
+}
+
+TEST(xdp_tcp_established_hits_conntrack)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = 40001, .dport = 80,
+			       .proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	struct pkt_spec out = in;
+	struct xvip_flow f = { .sport = htons(40001), .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xvip_ct_val ct;
+	uint64_t before;
+
+	out.daddr = POD1;
+	out.dport = 8080;
+	expect("syn", xdp_fd(), &in, XDP_PASS, &out);
+	addr(CLIENT, &f.saddr);
+	addr(VIP, &f.daddr);
+	if (ASSERT_OK(xvip_maps_ct_get(&dp.maps, &f, &ct), "conntrack entry")) {
+		ASSERT_EQ(ct.backend_id, 1, "conntrack backend");
+		ASSERT_EQ(ct.svc_id, 1, "conntrack service");
+	}
+	before = stat_of(XVIP_STAT_LB_CT);
+	in.tcp_flags = 0;
+	in.payload = 100;
+	out = in;
+	out.daddr = POD1;
+	out.dport = 8080;
+	expect("ack with data", xdp_fd(), &in, XDP_PASS, &out);
+	ASSERT_EQ(stat_of(XVIP_STAT_LB_CT), before + 1, "lb_ct counter");
+}
+
+TEST(xdp_udp_to_vip_is_dnatted)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = 5000, .dport = 53,
+			       .proto = IPPROTO_UDP, .payload = 33 };
+	struct pkt_spec out = in;
+
+	out.daddr = POD2;
+	out.dport = 5353;
+	expect("udp", xdp_fd(), &in, XDP_PASS, &out);
+}
+
+TEST(xdp_udp_zero_checksum_stays_zero)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = 5001, .dport = 53,
+			       .proto = IPPROTO_UDP, .payload = 20, .udp_zero_csum = true };
+	struct pkt_spec out = in;
+
+	out.daddr = POD2;
+	out.dport = 5353;
+	expect("udp zero csum", xdp_fd(), &in, XDP_PASS, &out);
+}
+
+TEST(xdp_non_vip_passes_untouched)
+{
+	NEED_DP();
+	uint64_t before = stat_of(XVIP_STAT_PASS);
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = "198.18.19.1", .sport = 40000,
+			       .dport = 80, .proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	struct pkt_spec udp = { .saddr = CLIENT, .daddr = POD1, .sport = 1, .dport = 53,
+				.proto = IPPROTO_UDP, .payload = 8 };
+	struct pkt_spec v6 = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::99",
+			       .sport = 1, .dport = 443, .proto = IPPROTO_TCP };
+
+	expect("non-vip tcp", xdp_fd(), &in, XDP_PASS, NULL);
+	expect("non-vip udp to a pod", xdp_fd(), &udp, XDP_PASS, NULL);
+	expect("non-vip ipv6", xdp_fd(), &v6, XDP_PASS, NULL);
+	ASSERT_EQ(stat_of(XVIP_STAT_PASS), before + 3, "pass counter");
+}
+
+TEST(xdp_vip_unserved_port_is_dropped)
+{
+	NEED_DP();
+	uint64_t before = stat_of(XVIP_DROP_UNSERVED);
+	struct pkt_spec ssh = { .saddr = CLIENT, .daddr = VIP, .sport = 40000, .dport = 22,
+				.proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	struct pkt_spec udp = { .saddr = CLIENT, .daddr = VIP, .sport = 40000, .dport = 80,
+				.proto = IPPROTO_UDP, .payload = 4 };
+
+	expect("tcp/22 on a vip", xdp_fd(), &ssh, XDP_DROP, NULL);
+	expect("udp/80 on a tcp-only vip port", xdp_fd(), &udp, XDP_DROP, NULL);
+	ASSERT_EQ(stat_of(XVIP_DROP_UNSERVED), before + 2, "unserved counter");
+}
+
+TEST(xdp_service_without_endpoints_drops)
+{
+	NEED_DP();
+	uint64_t before = stat_of(XVIP_DROP_NO_BACKEND);
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = "198.18.21.3", .sport = 40000,
+			       .dport = 80, .proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+
+	expect("no endpoints", xdp_fd(), &in, XDP_DROP, NULL);
+	ASSERT_EQ(stat_of(XVIP_DROP_NO_BACKEND), before + 1, "no_backend counter");
+}
+
+TEST(xdp_truncated_headers)
+{
+	NEED_DP();
+	uint8_t buf[PKT_MAX];
+	struct pkt_spec tcp = { .saddr = CLIENT, .daddr = VIP, .sport = 40000, .dport = 80,
+				.proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	size_t len = pkt_build(&tcp, buf, sizeof(buf));
+	uint64_t trunc = stat_of(XVIP_DROP_TRUNCATED), unparsed = stat_of(XVIP_STAT_UNPARSED);
+	struct run r;
+
+	/* Whole IPv4 header, 10 of 20 TCP bytes: for a VIP, a counted drop. */
+	if (ASSERT_OK(run_prog(xdp_fd(), buf, 14 + 20 + 10, &r), "run"))
+		ASSERT_EQ(r.action, XDP_DROP, "vip with truncated tcp");
+	ASSERT_EQ(stat_of(XVIP_DROP_TRUNCATED), trunc + 1, "truncated counter");
+	/*
+	 * Cut inside the IPv4 header: pass, untouched (the stack judges it).
+	 * Test runs refuse frames shorter than an Ethernet header.
+	 */
+	for (size_t cut = 14; cut < 14 + 20; cut += 6) {
+		if (!ASSERT_OK(run_prog(xdp_fd(), buf, cut, &r), "run"))
+			continue;
+		ASSERT_EQ(r.action, XDP_PASS, "truncated ip header passes");
+		if (ASSERT_EQ(r.out_len, cut, "length kept"))
+			ASSERT_MEMEQ(r.out, buf, cut, "untouched");
+	}
+	ASSERT_EQ(stat_of(XVIP_STAT_UNPARSED), unparsed + 4, "unparsed counter");
+	ASSERT_TRUE(len > 14 + 20 + 10, "fixture longer than the cuts");
+}
+
+TEST(xdp_bad_ihl_to_vip_is_dropped)
+{
+	NEED_DP();
+	uint8_t buf[PKT_MAX];
+	struct pkt_spec tcp = { .saddr = CLIENT, .daddr = VIP, .sport = 40000, .dport = 80,
+				.proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	size_t len = pkt_build(&tcp, buf, sizeof(buf));
+	uint64_t before = stat_of(XVIP_DROP_BAD_IP);
+	struct iphdr *iph = (struct iphdr *)(buf + 14);
+	struct run r;
+
+	iph->ihl = 4;
+	iph->check = 0;
+	iph->check = pkt_ipv4_csum(iph);
+	if (ASSERT_OK(run_prog(xdp_fd(), buf, len, &r), "run"))
+		ASSERT_EQ(r.action, XDP_DROP, "ihl 4");
+	iph->ihl = 15;	/* 60-byte header claimed, 40 bytes follow */
+	iph->check = 0;
+	iph->check = pkt_ipv4_csum(iph);
+	if (ASSERT_OK(run_prog(xdp_fd(), buf, len, &r), "run"))
+		ASSERT_EQ(r.action, XDP_DROP, "ihl 15 beyond the packet");
+	ASSERT_EQ(stat_of(XVIP_DROP_BAD_IP), before + 2, "bad_ip counter");
+}
+
+TEST(xdp_ip_options_are_skipped)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = 40100, .dport = 80,
+			       .proto = IPPROTO_TCP, .tcp_flags = TH_SYN, .ip_opt_words = 2 };
+	struct pkt_spec out = in;
+
+	out.daddr = POD1;
+	out.dport = 8080;
+	expect("ip options", xdp_fd(), &in, XDP_PASS, &out);
+}
+
+TEST(xdp_fragment_to_vip_is_dropped)
+{
+	NEED_DP();
+	uint64_t before = stat_of(XVIP_DROP_FRAGMENT);
+	struct pkt_spec first = { .saddr = CLIENT, .daddr = VIP, .sport = 5000, .dport = 53,
+				  .proto = IPPROTO_UDP, .payload = 64, .frag_off = 0x2000 };
+	struct pkt_spec later = first;
+	struct pkt_spec other = first;
+
+	later.frag_off = 0x0010;
+	other.daddr = POD1;
+	expect("first fragment", xdp_fd(), &first, XDP_DROP, NULL);
+	expect("later fragment", xdp_fd(), &later, XDP_DROP, NULL);
+	expect("fragment to a non-vip", xdp_fd(), &other, XDP_PASS, NULL);
+	ASSERT_EQ(stat_of(XVIP_DROP_FRAGMENT), before + 2, "fragment counter");
+}
+
+TEST(xdp_icmp_to_vip_passes)
+{
+	NEED_DP();
+	uint64_t before = stat_of(XVIP_STAT_VIP_ICMP);
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .proto = IPPROTO_ICMP };
+
+	expect("icmp echo to a vip", xdp_fd(), &in, XDP_PASS, NULL);
+	ASSERT_EQ(stat_of(XVIP_STAT_VIP_ICMP), before + 1, "vip icmp counter");
+}
+
+TEST(xdp_other_protocol_to_vip_is_dropped)
+{
+	NEED_DP();
+	uint64_t before = stat_of(XVIP_DROP_PROTO);
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .proto = 47 /* GRE */ };
+
+	expect("gre to a vip", xdp_fd(), &in, XDP_DROP, NULL);
+	ASSERT_EQ(stat_of(XVIP_DROP_PROTO), before + 1, "proto counter");
+}
+
+TEST(xdp_sctp_address_only)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = 3868, .dport = 3868,
+			       .proto = IPPROTO_SCTP, .payload = 16 };
+	struct pkt_spec out = in;
+	struct pkt_spec moved = in;
+
+	out.daddr = POD3;
+	expect("sctp same port", xdp_fd(), &in, XDP_PASS, &out);
+	moved.dport = 3869;	/* backend listens on 3868: port rewrite impossible */
+	expect("sctp port change", xdp_fd(), &moved, XDP_DROP, NULL);
+}
+
+TEST(xdp_ipv6_tcp_to_vip)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::1",
+			       .sport = 40000, .dport = 443, .proto = IPPROTO_TCP,
+			       .tcp_flags = TH_SYN, .payload = 10 };
+	struct pkt_spec out = in;
+
+	out.daddr = "2001:db8:20::11";
+	out.dport = 8443;
+	expect("ipv6 tcp", xdp_fd(), &in, XDP_PASS, &out);
+}
+
+/* The pick must be exactly table[hash % size], the rule `xvipctl lookup` uses. */
+TEST(xdp_maglev_pick_matches_flow_hash)
+{
+	NEED_DP();
+	const char *pods[] = { POD1, POD2, POD3 };
+	unsigned int seen[3] = { 0 };
+
+	for (uint16_t sport = 20000; sport < 20300; sport++) {
+		struct pkt_spec in = { .saddr = CLIENT, .daddr = "198.18.21.2", .sport = sport,
+				       .dport = 80, .proto = IPPROTO_TCP,
+				       .tcp_flags = TH_SYN };
+		struct xvip_flow f = { .sport = htons(sport), .dport = htons(80),
+				       .proto = IPPROTO_TCP };
+		struct pkt_spec out = in;
+		uint32_t slot;
+
+		addr(CLIENT, &f.saddr);
+		addr("198.18.21.2", &f.daddr);
+		slot = xvip_flow_hash(&f) % 251;
+		out.daddr = pods[slot % 3];	/* table[i] = first_be + i % 3 */
+		out.dport = 8080;
+		seen[slot % 3]++;
+		expect("maglev pick", xdp_fd(), &in, XDP_PASS, &out);
+		if (test_cur.failed)
+			break;
+	}
+	for (int i = 0; i < 3; i++)
+		ASSERT_TRUE(seen[i] > 50, "every backend takes flows");
+}
+
+TEST(tc_reply_is_reverse_translated)
+{
+	NEED_DP();
+	struct pkt_spec syn = { .saddr = CLIENT, .daddr = VIP, .sport = 41000, .dport = 80,
+				.proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	struct pkt_spec dnat = syn;
+	struct pkt_spec reply = { .saddr = POD1, .daddr = CLIENT, .sport = 8080, .dport = 41000,
+				  .proto = IPPROTO_TCP, .tcp_flags = TH_SYN | TH_ACK,
+				  .payload = 0 };
+	struct pkt_spec want = reply;
+	uint64_t before = stat_of(XVIP_STAT_RNAT);
+
+	dnat.daddr = POD1;
+	dnat.dport = 8080;
+	expect("syn", xdp_fd(), &syn, XDP_PASS, &dnat);
+	want.saddr = VIP;
+	want.sport = 80;
+	expect("syn-ack", tc_fd(), &reply, TC_ACT_OK, &want);
+	reply.tcp_flags = 0;
+	reply.payload = 321;
+	want = reply;
+	want.saddr = VIP;
+	want.sport = 80;
+	expect("data", tc_fd(), &reply, TC_ACT_OK, &want);
+	ASSERT_EQ(stat_of(XVIP_STAT_RNAT), before + 2, "rnat counter");
+}
+
+TEST(tc_udp_reply_zero_checksum_stays_zero)
+{
+	NEED_DP();
+	struct pkt_spec q = { .saddr = CLIENT, .daddr = VIP, .sport = 6000, .dport = 53,
+			      .proto = IPPROTO_UDP, .payload = 12 };
+	struct pkt_spec dnat = q;
+	struct pkt_spec reply = { .saddr = POD2, .daddr = CLIENT, .sport = 5353, .dport = 6000,
+				  .proto = IPPROTO_UDP, .payload = 40 };
+	struct pkt_spec want = reply;
+
+	dnat.daddr = POD2;
+	dnat.dport = 5353;
+	expect("query", xdp_fd(), &q, XDP_PASS, &dnat);
+	want.saddr = VIP;
+	want.sport = 53;
+	expect("udp reply", tc_fd(), &reply, TC_ACT_OK, &want);
+	reply.udp_zero_csum = true;
+	want.udp_zero_csum = true;
+	expect("udp reply without checksum", tc_fd(), &reply, TC_ACT_OK, &want);
+}
+
+TEST(tc_other_traffic_passes_untouched)
+{
+	NEED_DP();
+	struct pkt_spec unknown = { .saddr = POD3, .daddr = CLIENT, .sport = 8080,
+				    .dport = 1, .proto = IPPROTO_TCP };
+	struct pkt_spec icmp = { .saddr = POD3, .daddr = CLIENT, .proto = IPPROTO_ICMP };
+
+	expect("reply of no balanced flow", tc_fd(), &unknown, TC_ACT_OK, NULL);
+	expect("icmp from a pod", tc_fd(), &icmp, TC_ACT_OK, NULL);
+}
+
+TEST(xdp_flow_to_removed_backend_is_rebalanced)
+{
+	NEED_DP();
+	static const char *const pods[] = { "198.18.20.12" };
+	static const uint16_t ports[] = { 8080 };
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = "198.18.21.4", .sport = 42000,
+			       .dport = 80, .proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	struct pkt_spec out = in;
+
+	if (!ASSERT_OK(add_service(8, "198.18.21.4", 80, IPPROTO_TCP, pods, ports, 1, 40),
+		       "setup"))
+		return;
+	out.daddr = POD2;
+	out.dport = 8080;
+	expect("to the first backend", xdp_fd(), &in, XDP_PASS, &out);
+	/* Replace the backend: new id, the old one cleared, as the daemon does. */
+	static const char *const pods2[] = { "198.18.20.13" };
+
+	if (!ASSERT_OK(add_service(8, "198.18.21.4", 80, IPPROTO_TCP, pods2, ports, 1, 41),
+		       "swap"))
+		return;
+	ASSERT_OK(xvip_maps_be_clear(&dp.maps, 40), "clear old backend");
+	in.tcp_flags = 0;
+	out = in;
+	out.daddr = POD3;
+	out.dport = 8080;
+	expect("same flow, backend gone", xdp_fd(), &in, XDP_PASS, &out);
+}
+
+static void teardown(void)
+{
+	if (dp.xdp)
+		xvip_dp_close(&dp);
+	if (pin_dir[0])
+		xvip_dp_cleanup(pin_dir);
+}
+
+static void run_setup(void)
+{
+	xvip_log_init(XVIP_LOG_WARN);
+	xvip_log_route_libs();
+	setup();
+}
+
+TEST(zz_teardown)
+{
+	teardown();
+	ASSERT_TRUE(access(pin_dir, F_OK) != 0, "pin dir removed");
+}
+
+TEST(aa_setup)
+{
+	run_setup();
+	if (!dp_ok)
+		TEST_SKIP(dp_skip);
+}
+
+TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(xdp_tcp_syn_to_vip_is_dnatted),
+	  TEST_CASE(xdp_tcp_established_hits_conntrack), TEST_CASE(xdp_udp_to_vip_is_dnatted),
+	  TEST_CASE(xdp_udp_zero_checksum_stays_zero), TEST_CASE(xdp_non_vip_passes_untouched),
+	  TEST_CASE(xdp_vip_unserved_port_is_dropped),
+	  TEST_CASE(xdp_service_without_endpoints_drops), TEST_CASE(xdp_truncated_headers),
+	  TEST_CASE(xdp_bad_ihl_to_vip_is_dropped), TEST_CASE(xdp_ip_options_are_skipped),
+	  TEST_CASE(xdp_fragment_to_vip_is_dropped), TEST_CASE(xdp_icmp_to_vip_passes),
+	  TEST_CASE(xdp_other_protocol_to_vip_is_dropped), TEST_CASE(xdp_sctp_address_only),
+	  TEST_CASE(xdp_ipv6_tcp_to_vip), TEST_CASE(xdp_maglev_pick_matches_flow_hash),
+	  TEST_CASE(tc_reply_is_reverse_translated),
+	  TEST_CASE(tc_udp_reply_zero_checksum_stays_zero),
+	  TEST_CASE(tc_other_traffic_passes_untouched),
+	  TEST_CASE(xdp_flow_to_removed_backend_is_rebalanced), TEST_CASE(zz_teardown))

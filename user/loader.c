@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "xvip_xdp.skel.h"
+#include "xvip_tc.skel.h"
+#include "loader.h"
+#include "log.h"
+
+#define XVIP_XDP_PROG_NAME	"xvip_xdp"
+#define XVIP_TC_PROG_NAME	"xvip_tc_reply"
+/* Our tc filter's place on clsact ingress; a CNI's filters use other handles. */
+#define XVIP_TC_HANDLE		0x7876
+#define XVIP_TC_PRIO		1
+
+int xvip_dp_parse_mode(const char *s, enum xvip_xdp_mode *mode)
+{
+	if (!strcasecmp(s, "auto"))
+		*mode = XVIP_XDP_AUTO;
+	else if (!strcasecmp(s, "native"))
+		*mode = XVIP_XDP_NATIVE;
+	else if (!strcasecmp(s, "generic"))
+		*mode = XVIP_XDP_GENERIC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int check_pin_dir(const char *dir)
+{
+	char parent[PATH_MAX], *slash;
+	struct statfs sfs;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		int ret = -errno;
+
+		log_err("create pin dir %s: %s (%d)", dir, strerror(-ret), ret);
+		return ret;
+	}
+	if (statfs(dir, &sfs)) {
+		int ret = -errno;
+
+		log_err("statfs %s: %s (%d)", dir, strerror(-ret), ret);
+		return ret;
+	}
+	if (sfs.f_type != BPF_FS_MAGIC) {
+		snprintf(parent, sizeof(parent), "%s", dir);
+		slash = strrchr(parent, '/');
+		if (slash && slash != parent)
+			*slash = '\0';
+		log_err("pin dir %s is not on a bpf filesystem; mount it first: "
+			"mount -t bpf bpf %s", dir, parent);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static bool pins_exist(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, XVIP_MAP_SVC);
+	return access(path, F_OK) == 0;
+}
+
+static int size_obj_maps(struct bpf_object *obj, uint32_t ct_size)
+{
+	struct bpf_map *map;
+	int ret = 0;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+
+		if (!strcmp(name, XVIP_MAP_CT) || !strcmp(name, XVIP_MAP_RNAT))
+			ret = ret ?: bpf_map__set_max_entries(map, ct_size);
+	}
+	return ret;
+}
+
+int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	int ret;
+
+	memset(dp, 0, sizeof(*dp));
+	xvip_maps_init(&dp->maps);
+	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", o->pin_dir);
+	dp->mode = o->mode;
+	ret = check_pin_dir(o->pin_dir);
+	if (ret)
+		return ret;
+	dp->adopted = pins_exist(o->pin_dir);
+
+	dp->xdp = xvip_xdp__open_opts(&oo);
+	if (!dp->xdp) {
+		ret = -errno;
+		log_err("open xdp object: %s (%d)", strerror(-ret), ret);
+		return ret;
+	}
+	dp->tc = xvip_tc__open_opts(&oo);
+	if (!dp->tc) {
+		ret = -errno;
+		log_err("open tc object: %s (%d)", strerror(-ret), ret);
+		goto err;
+	}
+	ret = size_obj_maps(dp->xdp->obj, o->ct_size);
+	ret = ret ?: size_obj_maps(dp->tc->obj, o->ct_size);
+	if (ret) {
+		log_err("size conntrack maps to %u: %s (%d)", o->ct_size, strerror(-ret), ret);
+		goto err;
+	}
+	/* The XDP object creates and pins the maps; the tc object reuses the pins. */
+	ret = xvip_xdp__load(dp->xdp);
+	if (ret) {
+		log_err("load xdp program (pins in %s; a map layout or --ct-size change needs "
+			"xvipd --cleanup first): %s (%d)", o->pin_dir, strerror(-ret), ret);
+		goto err;
+	}
+	ret = xvip_tc__load(dp->tc);
+	if (ret) {
+		log_err("load tc program: %s (%d)", strerror(-ret), ret);
+		goto err;
+	}
+	ret = xvip_maps_from_obj(&dp->maps, dp->xdp->obj);
+	if (ret) {
+		log_err("find maps in xdp object: %s (%d)", strerror(-ret), ret);
+		goto err;
+	}
+	return 0;
+err:
+	xvip_dp_close(dp);
+	return ret;
+}
+
+void xvip_dp_close(struct xvip_dp *dp)
+{
+	xvip_tc__destroy(dp->tc);
+	xvip_xdp__destroy(dp->xdp);
+	dp->tc = NULL;
+	dp->xdp = NULL;
+	xvip_maps_init(&dp->maps);
+}
+
+static int prog_name_by_id(uint32_t id, char *name, size_t len)
+{
+	struct bpf_prog_info info = {};
+	uint32_t ilen = sizeof(info);
+	int fd, ret;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &ilen);
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	if (!ret)
+		snprintf(name, len, "%s", info.name);
+	return ret;
+}
+
+int xvip_dp_xdp_prog_name(int ifindex, char *name, size_t len, uint32_t *id)
+{
+	uint32_t pid = 0;
+	int ret;
+
+	ret = bpf_xdp_query_id(ifindex, 0, &pid);
+	if (ret)
+		return ret;
+	if (!pid)
+		return -ENOENT;
+	if (id)
+		*id = pid;
+	return prog_name_by_id(pid, name, len);
+}
+
+static enum xdp_attach_mode libxdp_mode(enum xvip_xdp_mode m)
+{
+	return m == XVIP_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+}
+
+static int attach_xdp_mode(struct xvip_dp *dp, int ifindex, enum xvip_xdp_mode mode)
+{
+	int fd = bpf_program__fd(dp->xdp->progs.xvip_xdp);
+	struct xdp_program *prog;
+	char name[64] = "";
+	uint32_t old_id = 0;
+	int ret;
+
+	ret = xvip_dp_xdp_prog_name(ifindex, name, sizeof(name), &old_id);
+	if (!ret && !strcmp(name, XVIP_XDP_PROG_NAME)) {
+		/* A previous xvipd's program: swap it in one step, no gap. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
+		int old_fd = bpf_prog_get_fd_by_id(old_id);
+		uint32_t flags = XDP_FLAGS_REPLACE |
+				 (mode == XVIP_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		if (old_fd < 0)
+			return -errno;
+		ao.old_prog_fd = old_fd;
+		ret = bpf_xdp_attach(ifindex, fd, flags, &ao);
+		close(old_fd);
+		return ret;
+	}
+	if (!ret) {
+		log_err("attach xdp on ifindex %d: another XDP program is attached (%s, id %u)",
+			ifindex, name, old_id);
+		return -EBUSY;
+	}
+	prog = xdp_program__from_fd(fd);
+	ret = (int)libxdp_get_error(prog);
+	if (ret)
+		return ret;
+	/*
+	 * libxdp tries its multi-program dispatcher first; where the kernel
+	 * refuses freplace it attaches the program alone.
+	 */
+	ret = xdp_program__attach(prog, ifindex, libxdp_mode(mode), 0);
+	xdp_program__close(prog);
+	return ret;
+}
+
+int xvip_dp_attach_xdp(struct xvip_dp *dp, int ifindex)
+{
+	char ifname[IF_NAMESIZE] = "?";
+	int ret;
+
+	if_indextoname((unsigned int)ifindex, ifname);
+	if (dp->mode == XVIP_XDP_AUTO) {
+		ret = attach_xdp_mode(dp, ifindex, XVIP_XDP_NATIVE);
+		if (ret && ret != -EBUSY) {
+			log_warn("attach xdp on %s in native mode: %s (%d); trying generic",
+				 ifname, strerror(-ret), ret);
+			ret = attach_xdp_mode(dp, ifindex, XVIP_XDP_GENERIC);
+		}
+	} else {
+		ret = attach_xdp_mode(dp, ifindex, dp->mode);
+	}
+	if (ret)
+		log_err("attach xdp on %s: %s (%d)", ifname, strerror(-ret), ret);
+	else
+		log_info("xdp attached on %s", ifname);
+	return ret;
+}
+
+int xvip_dp_attach_tc(struct xvip_dp *dp, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XVIP_TC_HANDLE, .priority = XVIP_TC_PRIO,
+		    .flags = BPF_TC_F_REPLACE);
+	char ifname[IF_NAMESIZE] = "?";
+	int ret;
+
+	if_indextoname((unsigned int)ifindex, ifname);
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST) {
+		log_err("create clsact on %s: %s (%d)", ifname, strerror(-ret), ret);
+		return ret;
+	}
+	to.prog_fd = bpf_program__fd(dp->tc->progs.xvip_tc_reply);
+	ret = bpf_tc_attach(&hook, &to);
+	if (ret)
+		log_err("attach tc ingress on %s: %s (%d)", ifname, strerror(-ret), ret);
+	else
+		log_info("tc attached on %s ingress", ifname);
+	return ret;
+}
+
+bool xvip_dp_tc_attached(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XVIP_TC_HANDLE, .priority = XVIP_TC_PRIO);
+	char name[64];
+
+	if (bpf_tc_query(&hook, &to))
+		return false;
+	return !prog_name_by_id(to.prog_id, name, sizeof(name)) &&
+	       !strcmp(name, XVIP_TC_PROG_NAME);
+}
+
+static int remove_pins(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "xvip_", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path))
+			log_warn("remove pin %s: %s", path, strerror(errno));
+		else
+			n++;
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT && errno != ENOTEMPTY)
+		log_warn("remove pin dir %s: %s", dir, strerror(errno));
+	return n;
+}
+
+int xvip_dp_cleanup(const char *pin_dir)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int detached = 0;
+
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++) {
+		int ifindex = (int)i->if_index;
+		char name[64];
+		uint32_t id;
+
+		if (!xvip_dp_xdp_prog_name(ifindex, name, sizeof(name), &id) &&
+		    !strcmp(name, XVIP_XDP_PROG_NAME)) {
+			struct xdp_program *p = xdp_program__from_id(id);
+
+			if (!libxdp_get_error(p) &&
+			    !xdp_program__detach(p, ifindex, XDP_MODE_UNSPEC, 0))
+				detached++;
+			else if (!bpf_xdp_detach(ifindex, 0, NULL))
+				detached++;
+			else
+				log_warn("detach xdp from %s: %s", i->if_name, strerror(errno));
+			if (!libxdp_get_error(p))
+				xdp_program__close(p);
+		}
+		if (xvip_dp_tc_attached(ifindex)) {
+			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS);
+			LIBBPF_OPTS(bpf_tc_opts, to, .handle = XVIP_TC_HANDLE,
+				    .priority = XVIP_TC_PRIO);
+
+			if (!bpf_tc_detach(&hook, &to))
+				detached++;
+		}
+	}
+	if_freenameindex(ifs);
+	remove_pins(pin_dir);
+	return detached;
+}

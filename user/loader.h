@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Loads the XDP and tc skeletons with their maps pinned under the pin dir,
+ * attaches XDP to the uplinks (libxdp, single-program fallback) and tc to
+ * the pod-facing interfaces (libbpf), and undoes all of it on --cleanup.
+ */
+#ifndef XVIP_LOADER_H
+#define XVIP_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "maps.h"
+
+enum xvip_xdp_mode {
+	XVIP_XDP_AUTO = 0,	/* native, else generic */
+	XVIP_XDP_NATIVE,
+	XVIP_XDP_GENERIC,
+};
+
+struct xvip_dp_opts {
+	const char *pin_dir;
+	uint32_t ct_size;
+	enum xvip_xdp_mode mode;
+};
+
+struct xvip_dp {
+	struct xvip_xdp *xdp;
+	struct xvip_tc *tc;
+	struct xvip_maps maps;	/* borrowed from the XDP object */
+	char pin_dir[256];
+	enum xvip_xdp_mode mode;
+	bool adopted;		/* the maps were already pinned: a restart */
+};
+
+int xvip_dp_parse_mode(const char *s, enum xvip_xdp_mode *mode);
+/* Loads both objects; maps are created and pinned, or reused from the pins. */
+int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o);
+void xvip_dp_close(struct xvip_dp *dp);	/* leaves programs attached and pins in place */
+
+/*
+ * Attach XDP on ifindex. An xvip program already there (a previous xvipd) is
+ * replaced atomically; any other program is an error (-EBUSY).
+ */
+int xvip_dp_attach_xdp(struct xvip_dp *dp, int ifindex);
+/* tc ingress filter on a pod-facing interface; replaces ours in place. */
+int xvip_dp_attach_tc(struct xvip_dp *dp, int ifindex);
+/* True when ifindex has xvip's tc filter attached. */
+bool xvip_dp_tc_attached(int ifindex);
+
+/*
+ * --cleanup: detach xvip's XDP and tc programs from every interface of the
+ * current network namespace and remove the pins. Returns the number of
+ * detached attachments or -errno.
+ */
+int xvip_dp_cleanup(const char *pin_dir);
+
+/* Name of the XDP program attached on ifindex, or -ENOENT. */
+int xvip_dp_xdp_prog_name(int ifindex, char *name, size_t len, uint32_t *id);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The only module that calls bpf_map_*: typed access to xvip's maps, by fd,
+ * whether they came from a freshly loaded skeleton or from the pin dir.
+ */
+#ifndef XVIP_MAPS_H
+#define XVIP_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "xvip.h"
+
+struct bpf_object;
+
+struct xvip_maps {
+	int vip, svc, maglev, be, ct, rnat, stats, svc_stats, be_stats;
+	int ncpus;
+};
+
+/* Every fd set to -1. */
+void xvip_maps_init(struct xvip_maps *m);
+/* Borrow the fds of a loaded object (not closed by xvip_maps_close's caller). */
+int xvip_maps_from_obj(struct xvip_maps *m, struct bpf_object *obj);
+/* Open the maps pinned under dir; -ENOENT names the missing pin in err. */
+int xvip_maps_open_pinned(struct xvip_maps *m, const char *dir, char *err, size_t errlen);
+void xvip_maps_close(struct xvip_maps *m);
+
+int xvip_maps_vip_set(const struct xvip_maps *m, const struct xvip_addr *vip,
+		      const struct xvip_vip_val *v);
+int xvip_maps_vip_del(const struct xvip_maps *m, const struct xvip_addr *vip);
+
+int xvip_maps_svc_set(const struct xvip_maps *m, const struct xvip_svc_key *k,
+		      const struct xvip_svc_val *v);
+int xvip_maps_svc_get(const struct xvip_maps *m, const struct xvip_svc_key *k,
+		      struct xvip_svc_val *v);
+int xvip_maps_svc_del(const struct xvip_maps *m, const struct xvip_svc_key *k);
+/* Calls cb for every service entry; stops and returns cb's value if non-zero. */
+int xvip_maps_svc_foreach(const struct xvip_maps *m,
+			  int (*cb)(const struct xvip_svc_key *k, const struct xvip_svc_val *v,
+				    void *ctx),
+			  void *ctx);
+
+int xvip_maps_be_set(const struct xvip_maps *m, uint32_t id, const struct xvip_backend *be);
+int xvip_maps_be_get(const struct xvip_maps *m, uint32_t id, struct xvip_backend *be);
+int xvip_maps_be_clear(const struct xvip_maps *m, uint32_t id);
+
+/*
+ * Install a whole Maglev table for svc_id: a new inner map is created and
+ * filled, then swapped into xvip_maglev with one update, so the datapath
+ * sees either the old table or the new one, never a mix.
+ */
+int xvip_maps_maglev_swap(const struct xvip_maps *m, uint32_t svc_id, const uint32_t *table,
+			  uint32_t size);
+int xvip_maps_maglev_del(const struct xvip_maps *m, uint32_t svc_id);
+/* Read svc_id's table into a malloc'd array (*table, *size); -ENOENT if none. */
+int xvip_maps_maglev_read(const struct xvip_maps *m, uint32_t svc_id, uint32_t **table,
+			  uint32_t *size);
+
+/* Per-CPU counters summed over all CPUs. */
+int xvip_maps_counter(const struct xvip_maps *m, int fd, uint32_t idx, struct xvip_counter *out);
+
+int xvip_maps_ct_foreach(const struct xvip_maps *m,
+			 int (*cb)(const struct xvip_flow *k, const struct xvip_ct_val *v,
+				   void *ctx),
+			 void *ctx);
+int xvip_maps_ct_get(const struct xvip_maps *m, const struct xvip_flow *k,
+		     struct xvip_ct_val *v);
+
+#endif

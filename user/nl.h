@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * rtnetlink through libmnl: the VIP addresses xvipd keeps on `lo`, and the
+ * routes that tell which interface leads to an endpoint.
+ */
+#ifndef XVIP_NL_H
+#define XVIP_NL_H
+
+#include <stddef.h>
+#include "addr.h"
+
+/*
+ * Addresses xvipd adds carry IFA_PROTO = XVIP_IFA_PROTO (kernel >= 6.1; the
+ * value is outside the kernel's own IFAPROTO_* range) and, for IPv4, the
+ * label "lo:xvip", so a restart or --cleanup only ever touches its own.
+ */
+#define XVIP_IFA_PROTO		0x78	/* 'x' */
+#define XVIP_IFA_LABEL		"lo:xvip"
+
+struct xvip_nl;
+
+int xvip_nl_open(struct xvip_nl **nl);
+void xvip_nl_close(struct xvip_nl *nl);
+
+/* Add or remove a /32 or /128 on lo (scope global, so FRR redistributes it); idempotent. */
+int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a);
+int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a);
+/* Calls cb for each address on lo that xvipd added (IFA_PROTO or label). */
+int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
+		    void *ctx);
+/* ifindex of the output interface of the route to dst (RTM_GETROUTE), or -errno. */
+int xvip_nl_route_oif(struct xvip_nl *nl, const struct xvip_addr *dst);
+
+#endif
