@@ -2,13 +2,16 @@
 /*
  * tc ingress on the node side of each pod's interface: a reply from an
  * endpoint to a client whose flow XDP balanced gets its source rewritten
- * back to VIP:port. Checksums go through bpf_l3/l4_csum_replace, which keep
- * CHECKSUM_PARTIAL packets from local sockets right.
+ * back to VIP:port, and is sent straight to the output device the FIB names
+ * (see lib/fwd.h for why not through the stack). Checksums go through
+ * bpf_l3/l4_csum_replace, which keep CHECKSUM_PARTIAL packets from local
+ * sockets right.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/lb.h"
+#include "lib/fwd.h"
 
 XVIP_INLINE int rnat_v4(struct __sk_buff *skb, const struct xvip_pkt *p,
 			const struct xvip_rnat_val *rv)
@@ -63,16 +66,20 @@ XVIP_INLINE int rnat_v6(struct __sk_buff *skb, const struct xvip_pkt *p,
 	return XVIP_STAT_RNAT;
 }
 
-/* Returns XVIP_STAT_RNAT when translated, XVIP_STAT_PASS when not ours, or a drop. */
-XVIP_INLINE int process(struct __sk_buff *skb)
+/*
+ * Returns XVIP_STAT_RNAT when translated (and *action how to send it),
+ * XVIP_STAT_PASS when not ours, or a drop.
+ */
+XVIP_INLINE int process(struct __sk_buff *skb, int *action)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
 	struct xvip_rnat_val *rv;
+	struct xvip_addr vip;
 	struct xvip_pkt p = {};
 	__be16 h_proto;
-	int l4;
+	int l4, ret;
 
 	if (parse_eth(&c, &h_proto))
 		return XVIP_STAT_PASS;
@@ -92,13 +99,18 @@ XVIP_INLINE int process(struct __sk_buff *skb)
 	rv = bpf_map_lookup_elem(&xvip_rnat, &p.flow);
 	if (!rv)
 		return XVIP_STAT_PASS;
-	return p.ipv6 ? rnat_v6(skb, &p, rv) : rnat_v4(skb, &p, rv);
+	vip = rv->vip;
+	ret = p.ipv6 ? rnat_v6(skb, &p, rv) : rnat_v4(skb, &p, rv);
+	if (ret == XVIP_STAT_RNAT)
+		*action = fwd_redirect(skb, &p, &vip, &p.flow.daddr);
+	return ret;
 }
 
 SEC("tc")
 int xvip_tc_reply(struct __sk_buff *skb)
 {
-	int ret = process(skb);
+	int action = TC_ACT_OK;
+	int ret = process(skb, &action);
 
 	/* Replies that are not ours are the common case here: leave them uncounted. */
 	if (ret == XVIP_STAT_PASS)
@@ -108,7 +120,7 @@ int xvip_tc_reply(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	xvip_count(&xvip_stats, ret, skb->len);
-	return TC_ACT_OK;
+	return action;
 }
 
 char LICENSE[] SEC("license") = "GPL";

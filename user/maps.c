@@ -159,6 +159,39 @@ int xvip_maps_be_clear(const struct xvip_maps *m, uint32_t id)
 	return xvip_maps_be_set(m, id, &zero);
 }
 
+int xvip_maps_be_foreach(const struct xvip_maps *m,
+			 int (*cb)(uint32_t id, const struct xvip_backend *be, void *ctx),
+			 void *ctx)
+{
+	enum { CHUNK = 4096 };
+	struct xvip_backend *vals = malloc(CHUNK * sizeof(*vals));
+	uint32_t *keys = malloc(CHUNK * sizeof(*keys));
+	uint32_t out_batch, count;
+	void *in = NULL;
+	int ret = 0, err;
+
+	if (!vals || !keys) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	do {
+		count = CHUNK;
+		err = bpf_map_lookup_batch(m->be, in, &out_batch, keys, vals, &count, NULL);
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		for (uint32_t i = 0; i < count && !ret; i++)
+			if (vals[i].state != XVIP_BE_UNUSED)
+				ret = cb(keys[i], &vals[i], ctx);
+		in = &out_batch;
+	} while (!err && !ret);
+out:
+	free(vals);
+	free(keys);
+	return ret;
+}
+
 int xvip_maps_maglev_swap(const struct xvip_maps *m, uint32_t svc_id, const uint32_t *table,
 			  uint32_t size)
 {

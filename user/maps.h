@@ -44,6 +44,10 @@ int xvip_maps_svc_foreach(const struct xvip_maps *m,
 int xvip_maps_be_set(const struct xvip_maps *m, uint32_t id, const struct xvip_backend *be);
 int xvip_maps_be_get(const struct xvip_maps *m, uint32_t id, struct xvip_backend *be);
 int xvip_maps_be_clear(const struct xvip_maps *m, uint32_t id);
+/* Calls cb for every backend slot in use (state != XVIP_BE_UNUSED). */
+int xvip_maps_be_foreach(const struct xvip_maps *m,
+			 int (*cb)(uint32_t id, const struct xvip_backend *be, void *ctx),
+			 void *ctx);
 
 /*
  * Install a whole Maglev table for svc_id: a new inner map is created and

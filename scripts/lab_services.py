@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Write the lab's Services and EndpointSlices as `kubectl get
+services,endpointslices -A -o json` prints them.
+
+  lab_services.py [--pods 1,2,3] [--not-ready 2] [--terminating 3] [--node node1]
+
+Service default/web: VIP 198.18.21.1, port 80/TCP -> named targetPort "http"
+(8080), port 53/UDP -> 5353. One EndpointSlice per two pods (several slices
+per Service, as large Services get), plus an endpoint on node2 that is never
+local here."""
+import argparse
+import json
+import zlib
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--pods", default="1,2,3")
+ap.add_argument("--not-ready", default="")
+ap.add_argument("--terminating", default="")
+ap.add_argument("--node", default="node1")
+ap.add_argument("--vip", default="198.18.21.1")
+a = ap.parse_args()
+
+pods = [int(p) for p in a.pods.split(",") if p]
+not_ready = {int(p) for p in a.not_ready.split(",") if p}
+terminating = {int(p) for p in a.terminating.split(",") if p}
+
+
+def meta(name, kind_extra=None):
+    m = {
+        "creationTimestamp": "2026-11-26T06:00:00Z",
+        "name": name,
+        "namespace": "default",
+        "resourceVersion": "1001",
+        "uid": "6d1c9a4e-6a0a-4f5e-9d0e-%012d" % (zlib.crc32(name.encode())),
+    }
+    if kind_extra:
+        m.update(kind_extra)
+    return m
+
+
+svc = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": meta("web"),
+    "spec": {
+        "clusterIP": a.vip,
+        "clusterIPs": [a.vip],
+        "internalTrafficPolicy": "Cluster",
+        "ipFamilies": ["IPv4"],
+        "ipFamilyPolicy": "SingleStack",
+        "ports": [
+            {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"},
+            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 5353},
+        ],
+        "selector": {"app": "web"},
+        "sessionAffinity": "None",
+        "type": "ClusterIP",
+    },
+    "status": {"loadBalancer": {}},
+}
+
+
+def endpoint(i, node):
+    ready = i not in not_ready and i not in terminating
+    return {
+        "addresses": ["198.18.20.%d" % (10 + i)],
+        "conditions": {"ready": ready, "serving": i not in not_ready,
+                       "terminating": i in terminating},
+        "nodeName": node,
+        "targetRef": {"kind": "Pod", "name": "web-%d" % i, "namespace": "default",
+                      "uid": "0a7d3c52-1111-4c1e-8a55-%012d" % i},
+        "zone": "dc1-rack1",
+    }
+
+
+eps = [endpoint(i, a.node) for i in pods]
+eps.append(dict(endpoint(9, "node2"), addresses=["198.18.20.99"]))
+slices = []
+for n in range(0, len(eps), 2):
+    slices.append({
+        "addressType": "IPv4",
+        "apiVersion": "discovery.k8s.io/v1",
+        "endpoints": eps[n:n + 2],
+        "kind": "EndpointSlice",
+        "metadata": meta("web-%c" % (ord("a") + n // 2), {
+            "generateName": "web-",
+            "labels": {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                       "kubernetes.io/service-name": "web"},
+            "ownerReferences": [{"apiVersion": "v1", "blockOwnerDeletion": True,
+                                 "controller": True, "kind": "Service", "name": "web",
+                                 "uid": svc["metadata"]["uid"]}],
+        }),
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"},
+                  {"name": "dns", "port": 5353, "protocol": "UDP"}],
+    })
+
+print(json.dumps({"apiVersion": "v1", "items": [svc] + slices, "kind": "List",
+                  "metadata": {"resourceVersion": ""}}, indent=4))

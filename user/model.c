@@ -1,0 +1,1297 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Services and EndpointSlices -> the VIP:port/proto entries this node serves
+ * and their local endpoints.
+ *
+ * The translation (model_translate) works on json_objects of one Service or
+ * one EndpointSlice each and does not care where they came from; the services
+ * file only adds the List envelope around them. Every object is validated in
+ * full, including endpoints on other nodes: a bad file is rejected as a whole
+ * so the daemon keeps its previous state instead of programming half of it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <json.h>
+
+#include "log.h"
+#include "model.h"
+
+/* A cluster with 10k Services and 100k endpoints prints well under this. */
+#define MODEL_FILE_MAX		(256u << 20)
+/*
+ * kubectl output nests about 8 deep (List, items, metadata, annotations...);
+ * json-c's default of 32 would do, the margin is for managedFields.
+ */
+#define MODEL_JSON_DEPTH	64
+#define MODEL_ERRLEN		1024
+
+#define SLICE_API_VERSION	"discovery.k8s.io/v1"
+#define LABEL_SERVICE_NAME	"kubernetes.io/service-name"
+
+struct slice_port {
+	const char *name;	/* "" when unnamed, as the EndpointSlice controller writes it */
+	int port;		/* -1: null, "all ports", which cannot resolve a targetPort */
+	uint8_t proto;
+};
+
+struct slice_ep {
+	struct xvip_addr addr;
+	uint8_t state;		/* XVIP_BE_READY or XVIP_BE_SERVING */
+};
+
+/* The parts of one EndpointSlice the translation needs; strings point into its json_object. */
+struct slice {
+	const char *ns;
+	const char *svc;	/* label kubernetes.io/service-name */
+	bool v4;
+	struct slice_port *ports;
+	size_t nports;
+	struct slice_ep *eps;	/* local endpoints that may take flows, nothing else */
+	size_t neps;
+};
+
+struct svc_port {
+	const char *name;	/* "" when unnamed */
+	uint16_t port;
+	uint8_t proto;
+};
+
+/* A VIP:port/proto entry before conflicts between Services are resolved. */
+struct cand {
+	struct xvip_model_svc s;
+	size_t owner_len;	/* s.name[0..owner_len) is "ns/name", which wins a conflict */
+	size_t seq;		/* input order, the last tie-break so the sort is deterministic */
+};
+
+struct xlate {
+	const struct xvip_model_opts *o;
+	char *err;
+	size_t errlen;
+	struct slice *slices;	/* sorted by (ns, svc) */
+	size_t nslices;
+	struct cand *cands;
+	size_t ncands;
+	size_t capcands;
+};
+
+/* The object being read, so that every message names it. */
+struct obj {
+	const char *kind;
+	const char *ns;
+	const char *name;
+	const char *label;	/* fallback when metadata cannot name it: "items[3]", "#3" */
+	char *err;
+	size_t errlen;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Kubernetes' vocabulary rather than json-c's ("int", "double"). */
+static const char *json_kind(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "boolean";
+	case json_type_double:
+		return "number";
+	case json_type_int:
+		return "integer";
+	case json_type_object:
+		return "object";
+	case json_type_array:
+		return "array";
+	case json_type_string:
+		return "string";
+	}
+	return "?";
+}
+
+static const char *type_name(enum json_type t)
+{
+	switch (t) {
+	case json_type_int:
+		return "integer";
+	case json_type_double:
+		return "number";
+	default:
+		return json_type_to_name(t);
+	}
+}
+
+/* "<kind> <ns>/<name>: <path>: <message>"; returns -EINVAL. */
+static int obj_err(const struct obj *ob, const char *path, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int obj_err(const struct obj *ob, const char *path, const char *key, const char *fmt, ...)
+{
+	char msg[MODEL_ERRLEN];
+	char who[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ob->name && ob->ns)
+		snprintf(who, sizeof(who), "%s %s/%s", ob->kind, ob->ns, ob->name);
+	else if (ob->name)
+		snprintf(who, sizeof(who), "%s %s", ob->kind, ob->name);
+	else
+		snprintf(who, sizeof(who), "%s %s", ob->kind, ob->label);
+	set_err(ob->err, ob->errlen, "%s: %s%s%s: %s", who, path, *path && key ? "." : "",
+		key ? key : "", msg);
+	return -EINVAL;
+}
+
+/*
+ * parent[key] into *v, NULL when absent or null (Kubernetes omits and nulls
+ * optional fields alike). path is where parent sits, for the message.
+ */
+static int get_member(const struct obj *ob, struct json_object *parent, const char *path,
+		      const char *key, enum json_type type, bool required, struct json_object **v)
+{
+	struct json_object *m = NULL;
+
+	*v = NULL;
+	if (!json_object_object_get_ex(parent, key, &m) || !m) {
+		if (required)
+			return obj_err(ob, path, key, "missing");
+		return 0;
+	}
+	if (!json_object_is_type(m, type))
+		return obj_err(ob, path, key, "expected %s, got %s", type_name(type), json_kind(m));
+	*v = m;
+	return 0;
+}
+
+/* arr[i], which must be of the given type; path is the array's. */
+static int get_elem(const struct obj *ob, struct json_object *arr, size_t i, const char *path,
+		    enum json_type type, struct json_object **v)
+{
+	struct json_object *e = json_object_array_get_idx(arr, i);
+	char epath[128];
+
+	*v = NULL;
+	if (!json_object_is_type(e, type)) {
+		snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+		return obj_err(ob, epath, NULL, "expected %s, got %s", type_name(type),
+			       json_kind(e));
+	}
+	*v = e;
+	return 0;
+}
+
+static int get_str(const struct obj *ob, struct json_object *parent, const char *path,
+		   const char *key, bool required, const char **s)
+{
+	struct json_object *v;
+	int ret;
+
+	*s = NULL;
+	ret = get_member(ob, parent, path, key, json_type_string, required, &v);
+	if (!ret && v)
+		*s = json_object_get_string(v);
+	return ret;
+}
+
+static int get_bool(const struct obj *ob, struct json_object *parent, const char *path,
+		    const char *key, int *b)
+{
+	struct json_object *v;
+	int ret;
+
+	*b = -1;
+	ret = get_member(ob, parent, path, key, json_type_boolean, false, &v);
+	if (!ret && v)
+		*b = json_object_get_boolean(v);
+	return ret;
+}
+
+/* A port 1..65535 into *port, or -1 when absent or null and not required. */
+static int get_port(const struct obj *ob, struct json_object *parent, const char *path,
+		    const char *key, bool required, int *port)
+{
+	struct json_object *v;
+	int64_t p;
+	int ret;
+
+	*port = -1;
+	ret = get_member(ob, parent, path, key, json_type_int, required, &v);
+	if (ret || !v)
+		return ret;
+	/* json-c saturates larger values to INT64_MAX, which still fails the range check. */
+	p = json_object_get_int64(v);
+	if (p < 1 || p > 65535)
+		return obj_err(ob, path, key, "%" PRId64 " out of range 1..65535", p);
+	*port = (int)p;
+	return 0;
+}
+
+/* protocol, "TCP" when absent as in the API defaults. */
+static int get_proto(const struct obj *ob, struct json_object *parent, const char *path,
+		     uint8_t *proto)
+{
+	const char *s;
+	int ret;
+
+	ret = get_str(ob, parent, path, "protocol", false, &s);
+	if (ret)
+		return ret;
+	if (!s)
+		s = "TCP";
+	if (xvip_proto_parse(s, proto))
+		return obj_err(ob, path, "protocol", "unsupported protocol \"%s\"", s);
+	return 0;
+}
+
+/* A string holding an IP address; path names v itself. */
+static int get_addr(const struct obj *ob, struct json_object *v, const char *path,
+		    struct xvip_addr *a, const char **s)
+{
+	*s = NULL;
+	if (!json_object_is_type(v, json_type_string))
+		return obj_err(ob, path, NULL, "expected string, got %s", json_kind(v));
+	*s = json_object_get_string(v);
+	if (xvip_addr_parse(*s, a))
+		return obj_err(ob, path, NULL, "invalid IP address \"%s\"", *s);
+	return 0;
+}
+
+/* Fills ob from metadata; label names the object if metadata is unusable. */
+static int obj_init(struct obj *ob, const char *kind, const char *label, struct json_object *j,
+		    char *err, size_t errlen)
+{
+	struct json_object *meta;
+	int ret;
+
+	memset(ob, 0, sizeof(*ob));
+	ob->kind = kind;
+	ob->label = label;
+	ob->err = err;
+	ob->errlen = errlen;
+	if (!json_object_is_type(j, json_type_object))
+		return obj_err(ob, "", NULL, "expected object, got %s", json_kind(j));
+	ret = get_member(ob, j, "", "metadata", json_type_object, true, &meta);
+	if (ret)
+		return ret;
+	ret = get_str(ob, meta, "metadata", "name", true, &ob->name);
+	if (ret)
+		return ret;
+	return get_str(ob, meta, "metadata", "namespace", true, &ob->ns);
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	p = reallocarray(*arr, ncap, size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static void slice_free(struct slice *sl)
+{
+	free(sl->ports);
+	free(sl->eps);
+	memset(sl, 0, sizeof(*sl));
+}
+
+/*
+ * ready absent means ready; serving absent means ready (the API's own
+ * defaulting for clients older than the field); terminating absent means not.
+ */
+static int ep_state(const struct obj *ob, struct json_object *ep, const char *path,
+		    uint8_t *state)
+{
+	struct json_object *cond;
+	int ready, serving, terminating;
+	char cpath[64];
+	int ret;
+
+	*state = XVIP_BE_UNUSED;
+	ret = get_member(ob, ep, path, "conditions", json_type_object, false, &cond);
+	if (ret)
+		return ret;
+	ready = serving = terminating = -1;
+	if (cond) {
+		snprintf(cpath, sizeof(cpath), "%s.conditions", path);
+		ret = get_bool(ob, cond, cpath, "ready", &ready) ?:
+		      get_bool(ob, cond, cpath, "serving", &serving) ?:
+		      get_bool(ob, cond, cpath, "terminating", &terminating);
+		if (ret)
+			return ret;
+	}
+	if (ready < 0)
+		ready = 1;
+	if (serving < 0)
+		serving = ready;
+	if (terminating < 0)
+		terminating = 0;
+	if (ready && !terminating)
+		*state = XVIP_BE_READY;
+	else if (serving && terminating)
+		*state = XVIP_BE_SERVING;
+	return 0;
+}
+
+static int slice_endpoint(const struct obj *ob, struct slice *sl, struct json_object *ep,
+			  size_t i, const char *node, size_t *cap)
+{
+	struct json_object *addrs;
+	struct xvip_addr a, first = { { 0 } };
+	const char *node_name, *s;
+	char path[32], apath[64];
+	uint8_t state;
+	size_t n;
+	int ret;
+
+	snprintf(path, sizeof(path), "endpoints[%zu]", i);
+	ret = get_member(ob, ep, path, "addresses", json_type_array, true, &addrs);
+	if (ret)
+		return ret;
+	n = json_object_array_length(addrs);
+	if (!n)
+		return obj_err(ob, path, "addresses", "empty");
+	/* Only addresses[0] is used, as kube-proxy does; the others must still be valid. */
+	for (size_t j = 0; j < n; j++) {
+		snprintf(apath, sizeof(apath), "%s.addresses[%zu]", path, j);
+		ret = get_addr(ob, json_object_array_get_idx(addrs, j), apath, &a, &s);
+		if (ret)
+			return ret;
+		if (xvip_addr_is_v4(&a) != sl->v4)
+			return obj_err(ob, apath, NULL, "\"%s\" is not an %s address", s,
+				       sl->v4 ? "IPv4" : "IPv6");
+		if (!j)
+			first = a;
+	}
+	ret = ep_state(ob, ep, path, &state) ?:
+	      get_str(ob, ep, path, "nodeName", false, &node_name);
+	if (ret)
+		return ret;
+	if (!node || !node_name || strcmp(node, node_name) || state == XVIP_BE_UNUSED)
+		return 0;
+	ret = grow((void **)&sl->eps, cap, sl->neps, sizeof(*sl->eps));
+	if (ret)
+		return ret;
+	sl->eps[sl->neps].addr = first;
+	sl->eps[sl->neps].state = state;
+	sl->neps++;
+	return 0;
+}
+
+static int slice_ports(const struct obj *ob, struct slice *sl, struct json_object *j)
+{
+	struct json_object *ports, *p;
+	char path[64];
+	size_t n;
+	int ret;
+
+	ret = get_member(ob, j, "", "ports", json_type_array, false, &ports);
+	if (ret || !ports)
+		return ret;
+	n = json_object_array_length(ports);
+	if (!n)
+		return 0;
+	sl->ports = calloc(n, sizeof(*sl->ports));
+	if (!sl->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct slice_port *sp = &sl->ports[i];
+
+		snprintf(path, sizeof(path), "ports[%zu]", i);
+		ret = get_elem(ob, ports, i, "ports", json_type_object, &p) ?:
+		      get_str(ob, p, path, "name", false, &sp->name) ?:
+		      get_port(ob, p, path, "port", false, &sp->port) ?:
+		      get_proto(ob, p, path, &sp->proto);
+		if (ret)
+			return ret;
+		if (!sp->name)
+			sp->name = "";
+		sl->nports++;
+	}
+	return 0;
+}
+
+/*
+ * One EndpointSlice into *sl, keeping only local endpoints that may take
+ * flows. *keep is false for slices that serve no Service xvip handles.
+ */
+static int slice_parse(struct xlate *x, struct json_object *j, size_t idx, struct slice *sl,
+		       bool *keep)
+{
+	struct json_object *meta, *labels, *eps, *ep;
+	const char *atype;
+	size_t cap = 0, n;
+	char label[32];
+	struct obj ob;
+	int ret;
+
+	memset(sl, 0, sizeof(*sl));
+	*keep = false;
+	snprintf(label, sizeof(label), "#%zu", idx);
+	ret = obj_init(&ob, "EndpointSlice", label, j, x->err, x->errlen);
+	if (ret)
+		return ret;
+	sl->ns = ob.ns;
+	json_object_object_get_ex(j, "metadata", &meta);
+	ret = get_member(&ob, meta, "metadata", "labels", json_type_object, false, &labels);
+	if (!ret && labels)
+		ret = get_str(&ob, labels, "metadata.labels", LABEL_SERVICE_NAME, false, &sl->svc);
+	if (ret)
+		return ret;
+	if (!sl->svc) {
+		log_debug("EndpointSlice %s/%s: no %s label, ignored", ob.ns, ob.name,
+			  LABEL_SERVICE_NAME);
+		return 0;
+	}
+	ret = get_str(&ob, j, "", "addressType", true, &atype);
+	if (ret)
+		return ret;
+	if (!strcmp(atype, "IPv4")) {
+		sl->v4 = true;
+	} else if (!strcmp(atype, "IPv6")) {
+		sl->v4 = false;
+	} else if (!strcmp(atype, "FQDN")) {
+		log_debug("EndpointSlice %s/%s: addressType FQDN, ignored", ob.ns, ob.name);
+		return 0;
+	} else {
+		return obj_err(&ob, "", "addressType", "unknown address type \"%s\"", atype);
+	}
+	ret = slice_ports(&ob, sl, j);
+	if (ret)
+		goto err;
+	ret = get_member(&ob, j, "", "endpoints", json_type_array, false, &eps);
+	if (ret)
+		goto err;
+	n = eps ? json_object_array_length(eps) : 0;
+	for (size_t i = 0; i < n; i++) {
+		ret = get_elem(&ob, eps, i, "endpoints", json_type_object, &ep) ?:
+		      slice_endpoint(&ob, sl, ep, i, x->o->node_name, &cap);
+		if (ret)
+			goto err;
+	}
+	*keep = true;
+	return 0;
+err:
+	slice_free(sl);
+	return ret;
+}
+
+static int slice_key_cmp(const char *ns_a, const char *svc_a, const char *ns_b, const char *svc_b)
+{
+	int c = strcmp(ns_a, ns_b);
+
+	return c ? c : strcmp(svc_a, svc_b);
+}
+
+static int slice_cmp(const void *a, const void *b)
+{
+	const struct slice *x = a, *y = b;
+
+	return slice_key_cmp(x->ns, x->svc, y->ns, y->svc);
+}
+
+/* The first slice of Service ns/name in x->slices, and how many there are. */
+static struct slice *slices_of(const struct xlate *x, const char *ns, const char *name, size_t *n)
+{
+	size_t lo = 0, hi = x->nslices, end;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (slice_key_cmp(x->slices[mid].ns, x->slices[mid].svc, ns, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < x->nslices; end++)
+		if (slice_key_cmp(x->slices[end].ns, x->slices[end].svc, ns, name))
+			break;
+	*n = end - lo;
+	return &x->slices[lo];
+}
+
+static int backend_cmp(const void *a, const void *b)
+{
+	const struct xvip_model_backend *x = a, *y = b;
+	int c = xvip_addr_cmp(&x->addr, &y->addr);
+
+	if (c)
+		return c;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	/* READY (1) before SERVING (2), so the dedupe below keeps the better state. */
+	return (int)x->state - (int)y->state;
+}
+
+/*
+ * Local endpoints of Service ns/name for one port, on VIPs of one family.
+ * targetPort resolves through the slice's port of the same name and protocol:
+ * the Service's targetPort may be a container port name only the pods know.
+ */
+static int collect_backends(const struct xlate *x, const char *ns, const char *name, bool v4,
+			    const struct svc_port *sp, struct xvip_model_svc *s)
+{
+	struct xvip_model_backend *be = NULL;
+	size_t nsl, n = 0, cap = 0, out;
+	struct slice *sl;
+	int ret;
+
+	sl = slices_of(x, ns, name, &nsl);
+	for (size_t i = 0; i < nsl; i++) {
+		const struct slice_port *p = NULL;
+
+		if (sl[i].v4 != v4)
+			continue;
+		for (size_t k = 0; k < sl[i].nports; k++) {
+			if (sl[i].ports[k].proto == sp->proto &&
+			    !strcmp(sl[i].ports[k].name, sp->name)) {
+				p = &sl[i].ports[k];
+				break;
+			}
+		}
+		if (!p || p->port < 0)
+			continue;
+		for (size_t k = 0; k < sl[i].neps; k++) {
+			ret = grow((void **)&be, &cap, n, sizeof(*be));
+			if (ret)
+				goto err;
+			memset(&be[n], 0, sizeof(be[n]));
+			be[n].addr = sl[i].eps[k].addr;
+			be[n].port = (uint16_t)p->port;
+			be[n].state = sl[i].eps[k].state;
+			be[n].weight = 1;
+			n++;
+		}
+	}
+	if (n)
+		qsort(be, n, sizeof(*be), backend_cmp);
+	/* One endpoint can sit in several slices while the controller moves it. */
+	for (size_t i = out = 0; i < n; i++) {
+		if (out && !xvip_addr_cmp(&be[out - 1].addr, &be[i].addr) &&
+		    be[out - 1].port == be[i].port)
+			continue;
+		be[out++] = be[i];
+	}
+	s->backends = be;
+	s->nbackends = out;
+	return 0;
+err:
+	free(be);
+	return ret;
+}
+
+static bool vip_in_cidrs(const struct xvip_model_opts *o, const struct xvip_addr *a)
+{
+	for (size_t i = 0; i < o->ncidrs; i++)
+		if (xvip_cidr_contains(&o->cidrs[i], a))
+			return true;
+	return false;
+}
+
+struct vips {
+	struct xvip_addr *a;
+	size_t n;
+	size_t cap;
+};
+
+/* Appends the VIP in string v unless it is to be skipped or already there. */
+static int add_vip(const struct xlate *x, const struct obj *ob, struct json_object *v,
+		   const char *path, struct vips *vips)
+{
+	char buf[XVIP_ADDRSTRLEN];
+	struct xvip_addr a;
+	const char *s;
+	int ret;
+
+	ret = get_addr(ob, v, path, &a, &s);
+	if (ret)
+		return ret;
+	xvip_addr_str(&a, buf, sizeof(buf));
+	if (xvip_addr_is_special(&a)) {
+		log_warn("Service %s/%s: %s: %s is not a unicast address, skipped", ob->ns,
+			 ob->name, path, buf);
+		return 0;
+	}
+	if (!vip_in_cidrs(x->o, &a)) {
+		log_warn("Service %s/%s: %s: %s is outside every --vip-cidr, skipped", ob->ns,
+			 ob->name, path, buf);
+		return 0;
+	}
+	/* externalIPs often repeat the load balancer's ingress IP. */
+	for (size_t k = 0; k < vips->n; k++)
+		if (!xvip_addr_cmp(&vips->a[k], &a))
+			return 0;
+	ret = grow((void **)&vips->a, &vips->cap, vips->n, sizeof(*vips->a));
+	if (ret)
+		return ret;
+	vips->a[vips->n++] = a;
+	return 0;
+}
+
+static int add_vip_array(const struct xlate *x, const struct obj *ob, struct json_object *arr,
+			 const char *arrpath, struct vips *vips)
+{
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	char path[64];
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s[%zu]", arrpath, i);
+		ret = add_vip(x, ob, json_object_array_get_idx(arr, i), path, vips);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int lb_vips(const struct xlate *x, const struct obj *ob, struct json_object *j,
+		   struct vips *vips)
+{
+	struct json_object *status, *lb = NULL, *ingress = NULL, *ing, *ip;
+	char path[64];
+	size_t n;
+	int ret;
+
+	ret = get_member(ob, j, "", "status", json_type_object, false, &status);
+	if (!ret && status)
+		ret = get_member(ob, status, "status", "loadBalancer", json_type_object, false,
+				 &lb);
+	if (!ret && lb)
+		ret = get_member(ob, lb, "status.loadBalancer", "ingress", json_type_array, false,
+				 &ingress);
+	if (ret || !ingress)
+		return ret;
+	n = json_object_array_length(ingress);
+	for (size_t i = 0; i < n; i++) {
+		ret = get_elem(ob, ingress, i, "status.loadBalancer.ingress", json_type_object,
+			       &ing);
+		if (ret)
+			return ret;
+		snprintf(path, sizeof(path), "status.loadBalancer.ingress[%zu]", i);
+		ret = get_member(ob, ing, path, "ip", json_type_string, false, &ip);
+		if (ret)
+			return ret;
+		/* A hostname-only ingress (a cloud load balancer) has no address to serve. */
+		if (!ip)
+			continue;
+		snprintf(path, sizeof(path), "status.loadBalancer.ingress[%zu].ip", i);
+		ret = add_vip(x, ob, ip, path, vips);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * spec.clusterIPs (spec.clusterIP for objects written before dual-stack),
+ * spec.externalIPs, status.loadBalancer.ingress[].ip. *headless is set for
+ * clusterIP "None": such a Service has no VIP at all, as in kube-proxy.
+ */
+static int svc_vips(const struct xlate *x, const struct obj *ob, struct json_object *j,
+		    struct json_object *spec, struct vips *vips, bool *headless)
+{
+	struct json_object *cips, *eips, *first;
+	const char *cip;
+	int ret;
+
+	*headless = false;
+	ret = get_str(ob, spec, "spec", "clusterIP", false, &cip) ?:
+	      get_member(ob, spec, "spec", "clusterIPs", json_type_array, false, &cips) ?:
+	      get_member(ob, spec, "spec", "externalIPs", json_type_array, false, &eips);
+	if (ret)
+		return ret;
+	first = cips ? json_object_array_get_idx(cips, 0) : NULL;
+	if ((cip && !strcmp(cip, "None")) ||
+	    (json_object_is_type(first, json_type_string) &&
+	     !strcmp(json_object_get_string(first), "None"))) {
+		*headless = true;
+		return 0;
+	}
+	if (cips) {
+		ret = add_vip_array(x, ob, cips, "spec.clusterIPs", vips);
+	} else if (cip && *cip) {
+		struct json_object *v;
+
+		json_object_object_get_ex(spec, "clusterIP", &v);
+		ret = add_vip(x, ob, v, "spec.clusterIP", vips);
+	}
+	if (ret)
+		return ret;
+	ret = add_vip_array(x, ob, eips, "spec.externalIPs", vips);
+	if (ret)
+		return ret;
+	return lb_vips(x, ob, j, vips);
+}
+
+static int svc_ports(const struct obj *ob, struct json_object *spec, struct svc_port **out,
+		     size_t *nout)
+{
+	struct json_object *ports, *p;
+	struct svc_port *sp = NULL;
+	char path[64];
+	size_t n;
+	int port, ret;
+
+	*out = NULL;
+	*nout = 0;
+	ret = get_member(ob, spec, "spec", "ports", json_type_array, false, &ports);
+	if (ret || !ports)
+		return ret;
+	n = json_object_array_length(ports);
+	if (!n)
+		return 0;
+	sp = calloc(n, sizeof(*sp));
+	if (!sp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "spec.ports[%zu]", i);
+		ret = get_elem(ob, ports, i, "spec.ports", json_type_object, &p) ?:
+		      get_str(ob, p, path, "name", false, &sp[i].name) ?:
+		      get_port(ob, p, path, "port", true, &port) ?:
+		      get_proto(ob, p, path, &sp[i].proto);
+		if (ret)
+			goto err;
+		if (!sp[i].name)
+			sp[i].name = "";
+		sp[i].port = (uint16_t)port;
+	}
+	*out = sp;
+	*nout = n;
+	return 0;
+err:
+	free(sp);
+	return ret;
+}
+
+static int add_cand(struct xlate *x, const struct obj *ob, const struct xvip_addr *vip,
+		    const struct svc_port *sp)
+{
+	struct cand *c;
+	int ret;
+
+	ret = grow((void **)&x->cands, &x->capcands, x->ncands, sizeof(*x->cands));
+	if (ret)
+		return ret;
+	c = &x->cands[x->ncands];
+	memset(c, 0, sizeof(*c));
+	c->s.vip = *vip;
+	c->s.port = sp->port;
+	c->s.proto = sp->proto;
+	c->seq = x->ncands;
+	if (asprintf(&c->s.name, "%s/%s%s%s", ob->ns, ob->name, *sp->name ? ":" : "",
+		     sp->name) < 0) {
+		c->s.name = NULL;
+		return -ENOMEM;
+	}
+	c->owner_len = strlen(ob->ns) + 1 + strlen(ob->name);
+	ret = collect_backends(x, ob->ns, ob->name, xvip_addr_is_v4(vip), sp, &c->s);
+	if (ret) {
+		free(c->s.name);
+		return ret;
+	}
+	x->ncands++;
+	return 0;
+}
+
+/* One Service: one candidate entry per (VIP, port). */
+static int svc_parse(struct xlate *x, struct json_object *j, size_t idx)
+{
+	struct svc_port *ports = NULL;
+	struct vips vips = { 0 };
+	struct json_object *spec;
+	const char *type;
+	size_t nports = 0;
+	bool headless;
+	char label[32];
+	struct obj ob;
+	int ret;
+
+	snprintf(label, sizeof(label), "#%zu", idx);
+	ret = obj_init(&ob, "Service", label, j, x->err, x->errlen) ?:
+	      get_member(&ob, j, "", "spec", json_type_object, true, &spec) ?:
+	      get_str(&ob, spec, "spec", "type", false, &type);
+	if (ret)
+		return ret;
+	/* Normal objects in any cluster: debug, so a reload does not flood the log. */
+	if (type && !strcmp(type, "ExternalName")) {
+		log_debug("Service %s/%s: type ExternalName, ignored", ob.ns, ob.name);
+		return 0;
+	}
+	ret = svc_vips(x, &ob, j, spec, &vips, &headless);
+	if (ret)
+		goto out;
+	if (headless) {
+		log_debug("Service %s/%s: headless, ignored", ob.ns, ob.name);
+		goto out;
+	}
+	ret = svc_ports(&ob, spec, &ports, &nports);
+	if (ret)
+		goto out;
+	for (size_t v = 0; v < vips.n; v++) {
+		for (size_t p = 0; p < nports; p++) {
+			ret = add_cand(x, &ob, &vips.a[v], &ports[p]);
+			if (ret)
+				goto out;
+		}
+	}
+out:
+	free(ports);
+	free(vips.a);
+	return ret;
+}
+
+static int proto_port_cmp(const struct xvip_model_svc *a, const struct xvip_model_svc *b)
+{
+	int c = xvip_addr_cmp(&a->vip, &b->vip);
+
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	return 0;
+}
+
+static int cand_cmp(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+	size_t n = a->owner_len < b->owner_len ? a->owner_len : b->owner_len;
+	int c;
+
+	c = proto_port_cmp(&a->s, &b->s);
+	if (c)
+		return c;
+	/* strcmp of the two "ns/name" prefixes. */
+	c = memcmp(a->s.name, b->s.name, n);
+	if (c)
+		return c;
+	if (a->owner_len != b->owner_len)
+		return a->owner_len < b->owner_len ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void svc_free(struct xvip_model_svc *s)
+{
+	free(s->name);
+	free(s->backends);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Sorts the candidates and keeps, for each VIP:port/proto, the Service sorting first. */
+static int resolve(struct xlate *x, struct xvip_model *out)
+{
+	char ep[XVIP_EPSTRLEN];
+	size_t n = 0;
+
+	if (!x->ncands)
+		return 0;
+	qsort(x->cands, x->ncands, sizeof(*x->cands), cand_cmp);
+	out->svcs = calloc(x->ncands, sizeof(*out->svcs));
+	if (!out->svcs)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->ncands; i++) {
+		struct cand *c = &x->cands[i];
+
+		if (n && !proto_port_cmp(&out->svcs[n - 1], &c->s)) {
+			log_warn("%s claimed by both %s and %s, keeping %s",
+				 xvip_endpoint_str(&c->s.vip, c->s.port, c->s.proto, ep,
+						   sizeof(ep)),
+				 out->svcs[n - 1].name, c->s.name, out->svcs[n - 1].name);
+			svc_free(&c->s);
+			continue;
+		}
+		out->svcs[n++] = c->s;
+		memset(&c->s, 0, sizeof(c->s));
+	}
+	out->nsvcs = n;
+	return 0;
+}
+
+/*
+ * The translation proper, independent of where the objects came from:
+ * services[] are Service objects and slices[] EndpointSlice (discovery/v1)
+ * objects, as the API returns them. On error *out is left empty and err
+ * names the object.
+ */
+static int model_translate(struct json_object *const *services, size_t nservices,
+			   struct json_object *const *slices, size_t nslices,
+			   const struct xvip_model_opts *o, struct xvip_model *out, char *err,
+			   size_t errlen)
+{
+	struct xlate x = { .o = o, .err = err, .errlen = errlen };
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (nslices) {
+		x.slices = calloc(nslices, sizeof(*x.slices));
+		if (!x.slices) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < nslices; i++) {
+		bool keep;
+
+		ret = slice_parse(&x, slices[i], i, &x.slices[x.nslices], &keep);
+		if (ret)
+			goto out;
+		if (keep)
+			x.nslices++;
+	}
+	if (x.nslices)
+		qsort(x.slices, x.nslices, sizeof(*x.slices), slice_cmp);
+	for (size_t i = 0; i < nservices; i++) {
+		ret = svc_parse(&x, services[i], i);
+		if (ret)
+			goto out;
+	}
+	ret = resolve(&x, out);
+out:
+	if (ret == -ENOMEM)
+		set_err(err, errlen, "out of memory");
+	if (ret)
+		xvip_model_free(out);
+	for (size_t i = 0; i < x.ncands; i++)
+		svc_free(&x.cands[i].s);
+	free(x.cands);
+	for (size_t i = 0; i < x.nslices; i++)
+		slice_free(&x.slices[i]);
+	free(x.slices);
+	return ret;
+}
+
+static struct json_object *parse_json(const char *buf, size_t len, char *err, size_t errlen)
+{
+	enum json_tokener_error jerr;
+	struct json_tokener *tok;
+	struct json_object *root;
+	size_t end;
+
+	if (len > INT_MAX) {
+		set_err(err, errlen, "JSON document of %zu bytes is too large", len);
+		return NULL;
+	}
+	tok = json_tokener_new_ex(MODEL_JSON_DEPTH);
+	if (!tok) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* kubectl writes strict JSON: no comments, single quotes or trailing commas. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, buf, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	/*
+	 * At the end of the buffer json-c cannot tell "12" from "123": a NUL
+	 * ends a top-level scalar and makes a truncated document an error.
+	 */
+	if (jerr == json_tokener_continue) {
+		root = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
+	if (jerr != json_tokener_success) {
+		set_err(err, errlen, "JSON parse error at offset %zu: %s", end,
+			json_tokener_error_desc(jerr));
+		goto err;
+	}
+	/* json-c stops at a NUL byte; whitespace after the value is all there may be. */
+	for (; end < len; end++) {
+		if (!strchr(" \t\r\n", buf[end]) || !buf[end]) {
+			set_err(err, errlen,
+				"JSON parse error at offset %zu: data after the document", end);
+			goto err;
+		}
+	}
+	json_tokener_free(tok);
+	if (!root)
+		set_err(err, errlen, "top level: expected a List object, got null");
+	return root;
+err:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return NULL;
+}
+
+enum item_kind {
+	ITEM_OTHER,
+	ITEM_SERVICE,
+	ITEM_SLICE,
+};
+
+/* Which translation items[i] of the List goes to. */
+static int item_kind(struct json_object *it, size_t i, enum item_kind *k, char *err,
+		     size_t errlen)
+{
+	struct json_object *v = NULL;
+	const char *kind, *api = NULL;
+
+	*k = ITEM_OTHER;
+	if (!json_object_is_type(it, json_type_object)) {
+		set_err(err, errlen, "items[%zu]: expected object, got %s", i, json_kind(it));
+		return -EINVAL;
+	}
+	if (!json_object_object_get_ex(it, "kind", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		set_err(err, errlen, "items[%zu]: kind: expected string, got %s", i,
+			v ? json_kind(v) : "nothing");
+		return -EINVAL;
+	}
+	kind = json_object_get_string(v);
+	if (!strcmp(kind, "Service")) {
+		*k = ITEM_SERVICE;
+	} else if (!strcmp(kind, "EndpointSlice")) {
+		v = NULL;
+		if (json_object_object_get_ex(it, "apiVersion", &v) &&
+		    json_object_is_type(v, json_type_string))
+			api = json_object_get_string(v);
+		/* v1beta1 differs (topology, no nodeName) and was removed in Kubernetes 1.25. */
+		if (api && !strcmp(api, SLICE_API_VERSION))
+			*k = ITEM_SLICE;
+		else
+			log_warn("items[%zu]: EndpointSlice apiVersion %s is not %s, ignored", i,
+				 api ? api : "(none)", SLICE_API_VERSION);
+	}
+	return 0;
+}
+
+/* Splits a List's items into Services and discovery/v1 EndpointSlices. */
+static int list_split(struct json_object *root, struct json_object ***svcs, size_t *nsvcs,
+		      struct json_object ***slices, size_t *nslices, char *err, size_t errlen)
+{
+	struct json_object *v = NULL, *items = NULL, *it;
+	enum item_kind k;
+	size_t n;
+	int ret;
+
+	*svcs = *slices = NULL;
+	*nsvcs = *nslices = 0;
+	if (!json_object_is_type(root, json_type_object)) {
+		set_err(err, errlen, "top level: expected a List object, got %s", json_kind(root));
+		return -EINVAL;
+	}
+	if (!json_object_object_get_ex(root, "kind", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		set_err(err, errlen, "top level: kind: expected string, got %s",
+			v ? json_kind(v) : "nothing");
+		return -EINVAL;
+	}
+	if (strcmp(json_object_get_string(v), "List")) {
+		set_err(err, errlen, "top level: kind: expected \"List\", got \"%s\"",
+			json_object_get_string(v));
+		return -EINVAL;
+	}
+	if (!json_object_object_get_ex(root, "items", &items) ||
+	    !json_object_is_type(items, json_type_array)) {
+		set_err(err, errlen, "top level: items: expected array, got %s",
+			items ? json_kind(items) : "nothing");
+		return -EINVAL;
+	}
+	n = json_object_array_length(items);
+	if (!n)
+		return 0;
+	*svcs = calloc(n, sizeof(**svcs));
+	*slices = calloc(n, sizeof(**slices));
+	if (!*svcs || !*slices) {
+		set_err(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		it = json_object_array_get_idx(items, i);
+		ret = item_kind(it, i, &k, err, errlen);
+		if (ret)
+			goto err;
+		if (k == ITEM_SERVICE)
+			(*svcs)[(*nsvcs)++] = it;
+		else if (k == ITEM_SLICE)
+			(*slices)[(*nslices)++] = it;
+	}
+	return 0;
+err:
+	free(*svcs);
+	free(*slices);
+	*svcs = *slices = NULL;
+	*nsvcs = *nslices = 0;
+	return ret;
+}
+
+int xvip_model_from_json(const char *buf, size_t len, const struct xvip_model_opts *o,
+			 struct xvip_model *out, char *err, size_t errlen)
+{
+	struct json_object **svcs = NULL, **slices = NULL;
+	size_t nsvcs = 0, nslices = 0;
+	struct json_object *root;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	set_err(err, errlen, "%s", "");
+	root = parse_json(buf, len, err, errlen);
+	if (!root)
+		return -EINVAL;
+	ret = list_split(root, &svcs, &nsvcs, &slices, &nslices, err, errlen);
+	if (ret)
+		goto out;
+	ret = model_translate(svcs, nsvcs, slices, nslices, o, out, err, errlen);
+out:
+	free(svcs);
+	free(slices);
+	json_object_put(root);
+	return ret;
+}
+
+/* The whole file into a NUL-terminated buffer; st_size is only a hint (pipes, /proc). */
+static int read_file(const char *path, char **bufp, size_t *lenp, char *err, size_t errlen)
+{
+	size_t len = 0, cap;
+	char *buf = NULL, *p;
+	struct stat st;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		set_err(err, errlen, "%s: open: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		set_err(err, errlen, "%s: stat: %s", path, strerror(-ret));
+		goto err;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MODEL_FILE_MAX) {
+		ret = -EFBIG;
+		goto too_big;
+	}
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	buf = malloc(cap);
+	if (!buf) {
+		ret = -ENOMEM;
+		set_err(err, errlen, "%s: out of memory", path);
+		goto err;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap > MODEL_FILE_MAX) {
+				ret = -EFBIG;
+				goto too_big;
+			}
+			cap *= 2;
+			p = realloc(buf, cap);
+			if (!p) {
+				ret = -ENOMEM;
+				set_err(err, errlen, "%s: out of memory", path);
+				goto err;
+			}
+			buf = p;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			set_err(err, errlen, "%s: read: %s", path, strerror(-ret));
+			goto err;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	if (len > MODEL_FILE_MAX) {
+		ret = -EFBIG;
+		goto too_big;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+too_big:
+	set_err(err, errlen, "%s: larger than the %u MiB limit", path, MODEL_FILE_MAX >> 20);
+err:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int xvip_model_from_file(const char *path, const struct xvip_model_opts *o,
+			 struct xvip_model *out, char *err, size_t errlen)
+{
+	char msg[MODEL_ERRLEN];
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	set_err(err, errlen, "%s", "");
+	ret = read_file(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = xvip_model_from_json(buf, len, o, out, msg, sizeof(msg));
+	if (ret)
+		set_err(err, errlen, "%s: %s", path, msg);
+	free(buf);
+	return ret;
+}
+
+void xvip_model_free(struct xvip_model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nsvcs; i++)
+		svc_free(&m->svcs[i]);
+	free(m->svcs);
+	memset(m, 0, sizeof(*m));
+}
+
+const struct xvip_model_svc *xvip_model_find(const struct xvip_model *m,
+					     const struct xvip_addr *vip, uint16_t port,
+					     uint8_t proto)
+{
+	struct xvip_model_svc key = { .vip = *vip, .port = port, .proto = proto };
+	size_t lo = 0, hi = m->nsvcs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = proto_port_cmp(&m->svcs[mid], &key);
+
+		if (!c)
+			return &m->svcs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}

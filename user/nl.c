@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * rtnetlink for xvipd: VIP addresses on lo and route lookups, through libmnl.
+ *
+ * Every request carries NLM_F_ACK (or is a dump), so every exchange ends with
+ * exactly one NLMSG_ERROR or NLMSG_DONE. The receive loop always reads up to
+ * that message, even after an error, so no reply is ever left on the socket
+ * for the next request to trip over.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/version.h>
+
+#include "log.h"
+#include "nl.h"
+
+/* IFA_PROTO is ABI since kernel 6.1; older uapi headers just lack the name. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#define IFA_PROTO	11
+#define NL_IFA_MAX	IFA_PROTO
+#else
+#define NL_IFA_MAX	IFA_MAX
+#endif
+
+/*
+ * The kernel sizes dump skbs after the largest buffer recvmsg() was given,
+ * up to 32 KiB: a buffer that large takes a full dump skb in one call.
+ */
+#define NL_BUFSZ		32768
+#define NL_REQSZ		512	/* largest request: ifaddrmsg and five attributes */
+/* A lost reply must not wedge the reconcile loop; the kernel answers in microseconds. */
+#define NL_RECV_TIMEOUT_S	5
+/* An address dump racing with changes is redone, but not forever. */
+#define NL_DUMP_TRIES		4
+
+struct xvip_nl {
+	struct mnl_socket *sock;
+	unsigned int portid;
+	unsigned int seq;
+	unsigned int lo_ifindex;
+	char errmsg[128];	/* extended ACK message of the last failed request */
+	char buf[NL_BUFSZ];
+};
+
+/* Data callbacks return 0 or -errno; the first error is kept, the exchange read to its end. */
+typedef int (*nl_msg_fn)(const struct nlmsghdr *nlh, void *data);
+
+struct nl_ctx {
+	struct xvip_nl *nl;
+	nl_msg_fn fn;
+	void *data;
+	int err;		/* from NLMSG_ERROR or NLMSG_DONE */
+	int cb_err;		/* from fn */
+	bool done;
+	bool intr;		/* the dump was inconsistent (NLM_F_DUMP_INTR) */
+};
+
+/* One address on lo, as a dump reports it. */
+struct lo_entry {
+	struct xvip_addr addr;
+	unsigned char family;
+	unsigned char plen;
+	bool marked;
+	char label[IFNAMSIZ];
+};
+
+struct lo_dump {
+	unsigned int ifindex;
+	struct lo_entry *v;
+	size_t n, cap;
+};
+
+static const char *nl_errmsg_sep(const struct xvip_nl *nl)
+{
+	return nl->errmsg[0] ? ": " : "";
+}
+
+static int extack_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, NLMSGERR_ATTR_MAX) < 0)
+		return MNL_CB_OK;
+	if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+		return MNL_CB_ERROR;
+	tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+/* Keep the kernel's extended ACK text: it often says which attribute it disliked. */
+static void nl_save_extack(struct xvip_nl *nl, const struct nlmsghdr *nlh, size_t off)
+{
+	const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = {};
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || off > mnl_nlmsg_get_payload_len(nlh))
+		return;
+	if (mnl_attr_parse(nlh, off, extack_attr_cb, tb) == MNL_CB_ERROR)
+		return;
+	if (tb[NLMSGERR_ATTR_MSG])
+		snprintf(nl->errmsg, sizeof(nl->errmsg), "%s",
+			 mnl_attr_get_str(tb[NLMSGERR_ATTR_MSG]));
+}
+
+static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	struct nl_ctx *ctx = data;
+	size_t off = sizeof(*e);
+
+	ctx->done = true;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
+		ctx->err = -EBADMSG;
+		return MNL_CB_STOP;
+	}
+	/* error is 0 for an ACK, -errno otherwise; never trust a positive one. */
+	ctx->err = e->error > 0 ? -e->error : e->error;
+	if (!ctx->err)
+		return MNL_CB_STOP;
+	/* Without NETLINK_CAP_ACK the failed request is echoed before the TLVs. */
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	nl_save_extack(ctx->nl, nlh, off);
+	return MNL_CB_STOP;
+}
+
+/* A dump that failed part way ends with NLMSG_DONE carrying -errno. */
+static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_ctx *ctx = data;
+	int err;
+
+	ctx->done = true;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(err))
+		return MNL_CB_STOP;
+	memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+	if (err < 0) {
+		ctx->err = err;
+		nl_save_extack(ctx->nl, nlh, sizeof(err));
+	}
+	return MNL_CB_STOP;
+}
+
+static int nl_data_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_ctx *ctx = data;
+	int err;
+
+	if (!ctx->fn)
+		return MNL_CB_OK;
+	err = ctx->fn(nlh, ctx->data);
+	if (err && !ctx->cb_err)
+		ctx->cb_err = err;
+	return MNL_CB_OK;
+}
+
+/*
+ * Entries left NULL are skipped (NLMSG_NOOP, NLMSG_OVERRUN). Not const only
+ * because mnl_cb_run2() takes a non-const array.
+ */
+static mnl_cb_t nl_ctl_cbs[NLMSG_MIN_TYPE] = {
+	[NLMSG_ERROR] = nl_error_cb,
+	[NLMSG_DONE] = nl_done_cb,
+};
+
+/*
+ * Send one request and read its replies up to the final NLMSG_ERROR or
+ * NLMSG_DONE, calling fn for each data message. Returns 0 or -errno: the
+ * kernel's error first, then fn's, then -EINTR for an inconsistent dump.
+ */
+static int nl_talk(struct xvip_nl *nl, struct nlmsghdr *req, nl_msg_fn fn, void *data)
+{
+	struct nl_ctx ctx = { .nl = nl, .fn = fn, .data = data };
+	struct nlmsghdr *nlh;
+	unsigned int seq;
+	ssize_t n;
+	int len, ret;
+
+	seq = ++nl->seq;
+	req->nlmsg_seq = seq;
+	nl->errmsg[0] = '\0';
+	if (mnl_socket_sendto(nl->sock, req, req->nlmsg_len) < 0)
+		return -errno;
+
+	while (!ctx.done) {
+		n = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		}
+		len = (int)n;
+		/*
+		 * One message at a time: libmnl stops a whole buffer at the first
+		 * NLM_F_DUMP_INTR or foreign sequence number, but the rest of the
+		 * dump must still be consumed, and a late reply to a request that
+		 * timed out must be skipped rather than fail this one.
+		 */
+		for (nlh = (struct nlmsghdr *)nl->buf; mnl_nlmsg_ok(nlh, len) && !ctx.done;
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			bool intr = nlh->nlmsg_flags & NLM_F_DUMP_INTR;
+
+			nlh->nlmsg_flags &= ~NLM_F_DUMP_INTR;
+			ret = mnl_cb_run2(nlh, nlh->nlmsg_len, seq, nl->portid, nl_data_cb, &ctx,
+					  nl_ctl_cbs, NLMSG_MIN_TYPE);
+			if (ret == MNL_CB_ERROR) {
+				/* Our callbacks never fail: this is libmnl's seq/portid check. */
+				log_debug("netlink: skip message seq %u portid %u (want %u/%u)",
+					  nlh->nlmsg_seq, nlh->nlmsg_pid, seq, nl->portid);
+				continue;
+			}
+			ctx.intr |= intr;
+		}
+	}
+	if (ctx.err)
+		return ctx.err;
+	if (ctx.cb_err)
+		return ctx.cb_err;
+	return ctx.intr ? -EINTR : 0;
+}
+
+int xvip_nl_open(struct xvip_nl **out)
+{
+	struct timeval tv = { .tv_sec = NL_RECV_TIMEOUT_S };
+	struct xvip_nl *nl;
+	int one = 1;
+	int err;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	nl->lo_ifindex = if_nametoindex("lo");
+	if (!nl->lo_ifindex) {
+		err = -errno;
+		log_err("netlink: find lo: %s (%d)", strerror(-err), err);
+		goto err_free;
+	}
+	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl->sock) {
+		err = -errno;
+		log_err("netlink: open NETLINK_ROUTE socket: %s (%d)", strerror(-err), err);
+		goto err_free;
+	}
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		log_err("netlink: bind NETLINK_ROUTE socket: %s (%d)", strerror(-err), err);
+		goto err_close;
+	}
+	if (setsockopt(mnl_socket_get_fd(nl->sock), SOL_SOCKET, SO_RCVTIMEO, &tv,
+		       sizeof(tv)) < 0) {
+		err = -errno;
+		log_err("netlink: set receive timeout: %s (%d)", strerror(-err), err);
+		goto err_close;
+	}
+	/*
+	 * Best effort, all three: extended ACKs explain errors (4.12+), capped
+	 * ACKs keep error replies small, and strict checking (4.20+) lets the
+	 * kernel filter address dumps by ifindex instead of sending every address.
+	 */
+	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(nl->sock, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
+
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	nl->seq = (unsigned int)time(NULL);
+	*out = nl;
+	return 0;
+
+err_close:
+	mnl_socket_close(nl->sock);
+err_free:
+	free(nl);
+	return err;
+}
+
+void xvip_nl_close(struct xvip_nl *nl)
+{
+	if (!nl)
+		return;
+	mnl_socket_close(nl->sock);
+	free(nl);
+}
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+	enum mnl_attr_data_type t;
+
+	/* Attributes newer than these headers are none of our business. */
+	if (mnl_attr_type_valid(attr, NL_IFA_MAX) < 0)
+		return MNL_CB_OK;
+	switch (type) {
+	case IFA_ADDRESS:
+	case IFA_LOCAL:
+		t = MNL_TYPE_BINARY;
+		break;
+	case IFA_LABEL:
+		t = MNL_TYPE_NUL_STRING;
+		break;
+	case IFA_PROTO:
+		t = MNL_TYPE_U8;
+		break;
+	default:
+		return MNL_CB_OK;
+	}
+	if (mnl_attr_validate(attr, t) < 0)
+		return MNL_CB_ERROR;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int lo_dump_push(struct lo_dump *d, const struct lo_entry *e)
+{
+	struct lo_entry *v;
+	size_t cap;
+
+	if (d->n == d->cap) {
+		cap = d->cap ? d->cap * 2 : 16;
+		v = realloc(d->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n++] = *e;
+	return 0;
+}
+
+static int lo_addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NL_IFA_MAX + 1] = {};
+	const struct ifaddrmsg *ifa;
+	const struct nlattr *at;
+	struct lo_dump *d = data;
+	struct lo_entry e = {};
+	size_t alen;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR)
+		return 0;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa))
+		return -EBADMSG;
+	ifa = mnl_nlmsg_get_payload(nlh);
+	/* Strict checking filters by ifindex, but older kernels send every address. */
+	if (ifa->ifa_index != d->ifindex)
+		return 0;
+	if (ifa->ifa_family == AF_INET)
+		alen = 4;
+	else if (ifa->ifa_family == AF_INET6)
+		alen = 16;
+	else
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb) == MNL_CB_ERROR)
+		return -EBADMSG;
+	/* IFA_LOCAL is the address itself; IFA_ADDRESS is the peer when both exist. */
+	at = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!at || mnl_attr_get_payload_len(at) != alen)
+		return -EBADMSG;
+	if (alen == 4) {
+		uint32_t v4;
+
+		memcpy(&v4, mnl_attr_get_payload(at), sizeof(v4));
+		xvip_addr_from_v4(&e.addr, v4);
+	} else {
+		xvip_addr_from_v6(&e.addr, mnl_attr_get_payload(at));
+	}
+	e.family = ifa->ifa_family;
+	e.plen = ifa->ifa_prefixlen;
+	if (tb[IFA_LABEL])
+		snprintf(e.label, sizeof(e.label), "%s", mnl_attr_get_str(tb[IFA_LABEL]));
+	/* The label marks IPv4 addresses added on kernels that drop IFA_PROTO (< 6.1). */
+	e.marked = (tb[IFA_PROTO] && mnl_attr_get_u8(tb[IFA_PROTO]) == XVIP_IFA_PROTO) ||
+		   (alen == 4 && !strcmp(e.label, XVIP_IFA_LABEL));
+	return lo_dump_push(d, &e);
+}
+
+/* All addresses on lo, from one consistent dump. The caller frees d->v. */
+static int lo_dump(struct xvip_nl *nl, struct lo_dump *d)
+{
+	char req[NL_REQSZ];
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	int err = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->ifindex = nl->lo_ifindex;
+	for (int i = 0; i < NL_DUMP_TRIES; i++) {
+		memset(req, 0, sizeof(req));
+		nlh = mnl_nlmsg_put_header(req);
+		nlh->nlmsg_type = RTM_GETADDR;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+		ifa->ifa_family = AF_UNSPEC;	/* both families in one dump */
+		ifa->ifa_index = nl->lo_ifindex;
+
+		d->n = 0;
+		err = nl_talk(nl, nlh, lo_addr_cb, d);
+		if (err != -EINTR)
+			break;
+		log_debug("netlink: dump addresses on lo: changed while dumping, retrying");
+	}
+	if (err) {
+		log_err("netlink: dump addresses on lo: %s (%d)%s%s", strerror(-err), err,
+			nl_errmsg_sep(nl), nl->errmsg);
+		free(d->v);
+		d->v = NULL;
+		d->n = 0;
+	}
+	return err;
+}
+
+/* Fills the ifaddrmsg and address attributes shared by RTM_NEWADDR and RTM_DELADDR. */
+static struct nlmsghdr *addr_req(char *req, uint16_t type, uint16_t flags, unsigned int ifindex,
+				 const struct xvip_addr *a, unsigned char plen)
+{
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	bool v4 = xvip_addr_is_v4(a);
+
+	memset(req, 0, NL_REQSZ);
+	nlh = mnl_nlmsg_put_header(req);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = v4 ? AF_INET : AF_INET6;
+	ifa->ifa_prefixlen = plen;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	/* Equal IFA_LOCAL and IFA_ADDRESS: a plain address, no peer. */
+	if (v4) {
+		mnl_attr_put(nlh, IFA_LOCAL, 4, &a->a[3]);
+		mnl_attr_put(nlh, IFA_ADDRESS, 4, &a->a[3]);
+	} else {
+		mnl_attr_put(nlh, IFA_LOCAL, 16, a);
+		mnl_attr_put(nlh, IFA_ADDRESS, 16, a);
+	}
+	return nlh;
+}
+
+int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a)
+{
+	char s[XVIP_ADDRSTRLEN], req[NL_REQSZ];
+	bool v4 = xvip_addr_is_v4(a);
+	unsigned char plen = v4 ? 32 : 128;
+	struct nlmsghdr *nlh;
+	int err;
+
+	xvip_addr_str(a, s, sizeof(s));
+	if (xvip_addr_is_special(a)) {
+		log_err("add %s/%u on lo: not a usable VIP address", s, plen);
+		return -EINVAL;
+	}
+	/* NLM_F_EXCL: an address already there must not be rewritten as ours. */
+	nlh = addr_req(req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, nl->lo_ifindex, a, plen);
+	if (v4) {
+		mnl_attr_put_strz(nlh, IFA_LABEL, XVIP_IFA_LABEL);
+	} else {
+		/*
+		 * No DAD: lo never answers it, and a tentative VIP could not be used as
+		 * a source. No prefix route: the kernel's local route already covers
+		 * the /128, and FRR redistributes the address, not the route.
+		 */
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD | IFA_F_NOPREFIXROUTE);
+	}
+	/* Kernels before 6.1 ignore IFA_PROTO; the IPv4 label still marks the address. */
+	mnl_attr_put_u8(nlh, IFA_PROTO, XVIP_IFA_PROTO);
+
+	err = nl_talk(nl, nlh, NULL, NULL);
+	if (err == -EEXIST) {
+		/*
+		 * Already on lo: ours from an earlier run, or the operator's. Either way
+		 * the VIP is served; an unmarked one stays unmarked, so del leaves it.
+		 */
+		log_debug("add %s/%u on lo: already present", s, plen);
+		return 0;
+	}
+	if (err) {
+		log_err("add %s/%u on lo: %s (%d)%s%s", s, plen, strerror(-err), err,
+			nl_errmsg_sep(nl), nl->errmsg);
+		return err;
+	}
+	log_debug("add %s/%u on lo", s, plen);
+	return 0;
+}
+
+int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a)
+{
+	char s[XVIP_ADDRSTRLEN], req[NL_REQSZ];
+	const struct lo_entry *mine = NULL;
+	bool foreign = false;
+	struct nlmsghdr *nlh;
+	struct lo_dump d;
+	int err;
+
+	xvip_addr_str(a, s, sizeof(s));
+	/*
+	 * Only an address xvipd marked is deleted: an operator's own address equal
+	 * to a VIP must survive. IPv4 allows one address under several prefix
+	 * lengths, so look for a marked entry among all of them.
+	 */
+	err = lo_dump(nl, &d);
+	if (err)
+		return err;
+	for (size_t i = 0; i < d.n; i++) {
+		if (xvip_addr_cmp(&d.v[i].addr, a))
+			continue;
+		if (d.v[i].marked) {
+			mine = &d.v[i];
+			break;
+		}
+		foreign = true;
+	}
+	if (!mine) {
+		if (foreign) {
+			log_warn("delete %s on lo: not added by xvipd, leaving it: %s (%d)", s,
+				 strerror(EPERM), -EPERM);
+			err = -EPERM;
+		}
+		goto out;
+	}
+
+	nlh = addr_req(req, RTM_DELADDR, 0, nl->lo_ifindex, a, mine->plen);
+	/* With the label the kernel itself refuses an IPv4 entry relabelled meanwhile. */
+	if (mine->family == AF_INET && mine->label[0])
+		mnl_attr_put_strz(nlh, IFA_LABEL, mine->label);
+	err = nl_talk(nl, nlh, NULL, NULL);
+	if (err == -EADDRNOTAVAIL || err == -ENOENT) {
+		/* Gone between the dump and the delete: the outcome asked for. */
+		err = 0;
+		goto out;
+	}
+	if (err) {
+		log_err("delete %s/%u on lo: %s (%d)%s%s", s, mine->plen, strerror(-err), err,
+			nl_errmsg_sep(nl), nl->errmsg);
+		goto out;
+	}
+	log_debug("delete %s/%u on lo", s, mine->plen);
+out:
+	free(d.v);
+	return err;
+}
+
+int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
+		    void *ctx)
+{
+	struct lo_dump d;
+	int err;
+
+	/* Collected first, so cb sees one consistent dump even when it had to be redone. */
+	err = lo_dump(nl, &d);
+	if (err)
+		return err;
+	for (size_t i = 0; i < d.n; i++)
+		if (d.v[i].marked)
+			cb(&d.v[i].addr, ctx);
+	free(d.v);
+	return 0;
+}
+
+struct route_res {
+	bool seen;
+	unsigned char type;
+	unsigned int oif;
+};
+
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, RTA_MAX) < 0 || mnl_attr_get_type(attr) != RTA_OIF)
+		return MNL_CB_OK;
+	if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+		return MNL_CB_ERROR;
+	tb[RTA_OIF] = attr;
+	return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[RTA_MAX + 1] = {};
+	struct route_res *r = data;
+	const struct rtmsg *rtm;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return 0;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm))
+		return -EBADMSG;
+	rtm = mnl_nlmsg_get_payload(nlh);
+	if (mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb) == MNL_CB_ERROR)
+		return -EBADMSG;
+	r->seen = true;
+	r->type = rtm->rtm_type;
+	r->oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	return 0;
+}
+
+int xvip_nl_route_oif(struct xvip_nl *nl, const struct xvip_addr *dst)
+{
+	char s[XVIP_ADDRSTRLEN], req[NL_REQSZ];
+	bool v4 = xvip_addr_is_v4(dst);
+	struct route_res r = {};
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	int err;
+
+	xvip_addr_str(dst, s, sizeof(s));
+	memset(req, 0, sizeof(req));
+	nlh = mnl_nlmsg_put_header(req);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	/* The ACK after the reply ends the exchange like every other request. */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = v4 ? AF_INET : AF_INET6;
+	rtm->rtm_dst_len = v4 ? 32 : 128;
+	if (v4)
+		mnl_attr_put(nlh, RTA_DST, 4, &dst->a[3]);
+	else
+		mnl_attr_put(nlh, RTA_DST, 16, dst);
+
+	err = nl_talk(nl, nlh, route_cb, &r);
+	if (err) {
+		/* Expected for endpoints behind no route: the caller decides how loud. */
+		log_debug("route to %s: %s (%d)%s%s", s, strerror(-err), err, nl_errmsg_sep(nl),
+			  nl->errmsg);
+		return err;
+	}
+	if (!r.seen) {
+		log_debug("route to %s: no route in the reply", s);
+		return -EBADMSG;
+	}
+	/* Local, blackhole, prohibit...: no interface leads there. */
+	if (r.type != RTN_UNICAST || !r.oif) {
+		log_debug("route to %s: type %u oif %u, not a unicast route out", s, r.type,
+			  r.oif);
+		return -EHOSTUNREACH;
+	}
+	return (int)r.oif;
+}

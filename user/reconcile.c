@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "reconcile.h"
+#include "maglev.h"
+#include "nl.h"
+#include "log.h"
+
+/* ---- id pools: FIFO reuse, so a freed id (still named by old conntrack
+ * entries until they age out) is handed out again as late as possible. */
+
+static int pool_init(struct xvip_id_pool *p, uint32_t max)
+{
+	p->max = max;
+	p->used = calloc(max, 1);
+	p->ring = malloc(max * sizeof(*p->ring));
+	if (!p->used || !p->ring)
+		return -ENOMEM;
+	p->head = 0;
+	p->count = 0;
+	for (uint32_t id = 1; id < max; id++)
+		p->ring[p->count++] = id;
+	return 0;
+}
+
+static void pool_fini(struct xvip_id_pool *p)
+{
+	free(p->used);
+	free(p->ring);
+	memset(p, 0, sizeof(*p));
+}
+
+static uint32_t pool_alloc(struct xvip_id_pool *p)
+{
+	while (p->count) {
+		uint32_t id = p->ring[p->head];
+
+		p->head = (p->head + 1) % p->max;
+		p->count--;
+		if (!p->used[id]) {	/* skip ids taken by adoption */
+			p->used[id] = 1;
+			return id;
+		}
+	}
+	return 0;
+}
+
+static void pool_free(struct xvip_id_pool *p, uint32_t id)
+{
+	if (!id || id >= p->max || !p->used[id])
+		return;
+	p->used[id] = 0;
+	p->ring[(p->head + p->count) % p->max] = id;
+	p->count++;
+}
+
+static void pool_mark(struct xvip_id_pool *p, uint32_t id)
+{
+	if (id && id < p->max)
+		p->used[id] = 1;
+}
+
+/* ---- ordering, identical to the model's */
+
+static int cmp_entry(const struct xvip_addr *va, uint16_t pa, uint8_t ra,
+		     const struct xvip_addr *vb, uint16_t pb, uint8_t rb)
+{
+	int c = xvip_addr_cmp(va, vb);
+
+	if (c)
+		return c;
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	return ra < rb ? -1 : ra > rb;
+}
+
+static int cmp_rc_svc(const struct xvip_rc_svc *a, const struct xvip_rc_svc *b)
+{
+	return cmp_entry(&a->key.vip, ntohs(a->key.port), a->key.proto, &b->key.vip,
+			 ntohs(b->key.port), b->key.proto);
+}
+
+static int qcmp_rc_svc(const void *a, const void *b)
+{
+	return cmp_rc_svc(a, b);
+}
+
+static int cmp_be(const struct xvip_rc_backend *a, const struct xvip_rc_backend *b)
+{
+	int c = xvip_addr_cmp(&a->addr, &b->addr);
+
+	if (c)
+		return c;
+	return a->port < b->port ? -1 : a->port > b->port;
+}
+
+static int qcmp_be(const void *a, const void *b)
+{
+	return cmp_be(a, b);
+}
+
+static void svc_free(struct xvip_rc_svc *s)
+{
+	free(s->name);
+	free(s->be);
+	s->name = NULL;
+	s->be = NULL;
+	s->n = 0;
+}
+
+static const char *svc_str(const struct xvip_rc_svc *s, char *buf, size_t len)
+{
+	return xvip_endpoint_str(&s->key.vip, ntohs(s->key.port), s->key.proto, buf, len);
+}
+
+/* Backends that take new flows: ready ones, else serving terminating ones. */
+static uint8_t new_flow_state(const struct xvip_rc_svc *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->be[i].state == XVIP_BE_READY)
+			return XVIP_BE_READY;
+	return XVIP_BE_SERVING;
+}
+
+static bool has_ready(const struct xvip_rc_svc *s)
+{
+	return new_flow_state(s) == XVIP_BE_READY && s->n;
+}
+
+static bool same_new_flow_set(const struct xvip_rc_svc *a, const struct xvip_rc_svc *b)
+{
+	uint8_t sa = new_flow_state(a), sb = new_flow_state(b);
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < a->n && a->be[i].state != sa)
+			i++;
+		while (j < b->n && b->be[j].state != sb)
+			j++;
+		if (i == a->n || j == b->n)
+			return i == a->n && j == b->n;
+		if (a->be[i].id != b->be[j].id || a->be[i].weight != b->be[j].weight)
+			return false;
+		i++;
+		j++;
+	}
+}
+
+/* Build and swap in s's Maglev table, or remove it when nothing takes new flows. */
+static int program_table(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
+{
+	struct xvip_maglev_backend *mb;
+	uint8_t st = new_flow_state(s);
+	uint32_t *table = NULL, m;
+	size_t n = 0;
+	int ret;
+
+	mb = calloc(s->n ? s->n : 1, sizeof(*mb));
+	if (!mb)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->be[i].state != st)
+			continue;
+		mb[n].id = s->be[i].id;
+		mb[n].weight = s->be[i].weight ? s->be[i].weight : 1;
+		/* address and port: the identity that must keep its slots */
+		mb[n].key = &s->be[i].addr;
+		mb[n].keylen = sizeof(s->be[i].addr) + sizeof(s->be[i].port);
+		n++;
+	}
+	if (!n) {
+		ret = xvip_maps_maglev_del(rc->maps, s->id);
+		if (!ret)
+			s->table_size = 0;
+		goto out;
+	}
+	m = xvip_maglev_size_for(n, rc->maglev_max);
+	table = malloc(m * sizeof(*table));
+	if (!table) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = xvip_maglev_build(mb, n, m, table);
+	ret = ret ?: xvip_maps_maglev_swap(rc->maps, s->id, table, m);
+	if (!ret) {
+		s->table_size = m;
+		rc->last.tables_swapped++;
+	}
+out:
+	free(table);
+	free(mb);
+	return ret;
+}
+
+static int write_backend(struct xvip_reconciler *rc, const struct xvip_rc_svc *s,
+			 const struct xvip_rc_backend *b)
+{
+	struct xvip_backend be = {
+		.addr = b->addr,
+		.port = htons(b->port),
+		.state = b->state,
+		.svc_id = s->id,
+	};
+
+	return xvip_maps_be_set(rc->maps, b->id, &be);
+}
+
+static void remove_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
+{
+	char buf[XVIP_EPSTRLEN];
+	int ret;
+
+	/* Key first: from here no packet reaches the table or the backends. */
+	ret = xvip_maps_svc_del(rc->maps, &s->key);
+	ret = ret ?: xvip_maps_maglev_del(rc->maps, s->id);
+	for (size_t i = 0; i < s->n && !ret; i++) {
+		ret = xvip_maps_be_clear(rc->maps, s->be[i].id);
+		pool_free(&rc->be_ids, s->be[i].id);
+	}
+	if (ret) {
+		log_err("remove service %s (%s): %s (%d)", svc_str(s, buf, sizeof(buf)),
+			s->name ? s->name : "?", strerror(-ret), ret);
+		rc->last.errors++;
+	} else {
+		log_info("service %s (%s) removed", svc_str(s, buf, sizeof(buf)),
+			 s->name ? s->name : "?");
+	}
+	pool_free(&rc->svc_ids, s->id);
+	rc->last.svcs_removed++;
+	svc_free(s);
+}
+
+/*
+ * Bring cur (programmed; may be an empty new entry with id 0) to des.
+ * On failure cur is left as it was programmed before and the error returned.
+ */
+static int update_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *cur,
+		      const struct xvip_model_svc *des_m, const struct xvip_rc_svc *des)
+{
+	struct xvip_rc_svc next = *des;
+	size_t i = 0, j = 0, k = 0, nremoved = 0;
+	uint32_t *removed = NULL;
+	bool fresh = cur->id == 0;
+	int ret = 0;
+
+	next.id = fresh ? pool_alloc(&rc->svc_ids) : cur->id;
+	if (!next.id)
+		return -ENOSPC;
+	next.be = calloc(des->n ? des->n : 1, sizeof(*next.be));
+	removed = calloc(cur->n ? cur->n : 1, sizeof(*removed));
+	next.name = strdup(des_m->name ? des_m->name : "");
+	if (!next.be || !removed || !next.name) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	next.n = des->n;
+	next.table_size = cur->table_size;
+
+	/* Merge the sorted backend lists: keep ids, allocate for new ones. */
+	while (i < cur->n || j < des->n) {
+		int c = i == cur->n ? 1 : j == des->n ? -1 : cmp_be(&cur->be[i], &des->be[j]);
+
+		if (c < 0) {
+			removed[nremoved++] = cur->be[i++].id;
+			continue;
+		}
+		next.be[k] = des->be[j];
+		if (c == 0) {
+			next.be[k].id = cur->be[i].id;
+			if (cur->be[i].state != des->be[j].state)
+				ret = write_backend(rc, &next, &next.be[k]);
+			i++;
+		} else {
+			next.be[k].id = pool_alloc(&rc->be_ids);
+			ret = next.be[k].id ? write_backend(rc, &next, &next.be[k]) : -ENOSPC;
+			if (ret && next.be[k].id) {
+				pool_free(&rc->be_ids, next.be[k].id);
+				next.be[k].id = 0;
+			}
+		}
+		j++;
+		k++;
+		if (ret)
+			goto fail;
+	}
+
+	if (fresh || !same_new_flow_set(cur, &next)) {
+		ret = program_table(rc, &next);
+		if (ret)
+			goto fail;
+	}
+	if (fresh) {
+		struct xvip_svc_val v = { .id = next.id };
+
+		ret = xvip_maps_svc_set(rc->maps, &next.key, &v);
+		if (ret)
+			goto fail;
+	}
+	/* The new table is in place: backends only the old one named can go. */
+	for (size_t r = 0; r < nremoved; r++) {
+		xvip_maps_be_clear(rc->maps, removed[r]);
+		pool_free(&rc->be_ids, removed[r]);
+	}
+	free(removed);
+	svc_free(cur);
+	*cur = next;
+	return 0;
+fail:
+	/* Undo the ids this attempt took; the programmed entries still name the old ones. */
+	for (size_t b = 0; next.be && b < k; b++) {
+		bool old = false;
+
+		for (size_t o = 0; o < cur->n && !old; o++)
+			old = cur->be[o].id == next.be[b].id;
+		if (!old && next.be[b].id) {
+			xvip_maps_be_clear(rc->maps, next.be[b].id);
+			pool_free(&rc->be_ids, next.be[b].id);
+		}
+	}
+	if (fresh) {
+		xvip_maps_maglev_del(rc->maps, next.id);
+		pool_free(&rc->svc_ids, next.id);
+	}
+	free(removed);
+	free(next.be);
+	free(next.name);
+	return ret;
+}
+
+/* The model entry as the reconciler wants it: usable endpoints, sorted. */
+static int desired_svc(struct xvip_reconciler *rc, const struct xvip_model_svc *ms,
+		       struct xvip_rc_svc *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->key.vip = ms->vip;
+	d->key.port = htons(ms->port);
+	d->key.proto = ms->proto;
+	d->be = calloc(ms->nbackends ? ms->nbackends : 1, sizeof(*d->be));
+	if (!d->be)
+		return -ENOMEM;
+	for (size_t i = 0; i < ms->nbackends; i++) {
+		const struct xvip_model_backend *mb = &ms->backends[i];
+		char a[XVIP_ADDRSTRLEN];
+
+		if (rc->ep_usable && !rc->ep_usable(rc->ctx, &mb->addr)) {
+			log_warn("service %s: endpoint %s not usable yet (no route or return "
+				 "path); not balancing to it", ms->name,
+				 xvip_addr_str(&mb->addr, a, sizeof(a)));
+			continue;
+		}
+		d->be[d->n].addr = mb->addr;
+		d->be[d->n].port = mb->port;
+		d->be[d->n].state = mb->state;
+		d->be[d->n].weight = mb->weight ? mb->weight : 1;
+		d->n++;
+	}
+	qsort(d->be, d->n, sizeof(*d->be), qcmp_be);
+	return 0;
+}
+
+static struct xvip_rc_vip *find_vip(struct xvip_rc_vip *v, size_t n, const struct xvip_addr *a)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = xvip_addr_cmp(&v[mid].addr, a);
+
+		if (!c)
+			return &v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int qcmp_vip(const void *a, const void *b)
+{
+	return xvip_addr_cmp(&((const struct xvip_rc_vip *)a)->addr,
+			     &((const struct xvip_rc_vip *)b)->addr);
+}
+
+static void lo_set(struct xvip_reconciler *rc, struct xvip_rc_vip *v, bool want)
+{
+	char a[XVIP_ADDRSTRLEN];
+	int ret;
+
+	if (v->on_lo == want)
+		return;
+	xvip_addr_str(&v->addr, a, sizeof(a));
+	if (!rc->nl) {
+		v->on_lo = want;
+		return;
+	}
+	ret = want ? xvip_nl_lo_add(rc->nl, &v->addr) : xvip_nl_lo_del(rc->nl, &v->addr);
+	if (ret) {
+		log_err("%s VIP %s on lo: %s (%d)", want ? "add" : "remove", a, strerror(-ret),
+			ret);
+		rc->last.errors++;
+		return;
+	}
+	log_info("VIP %s %s", a, want ? "advertised (added to lo)" : "withdrawn (removed from lo)");
+	if (want)
+		rc->last.vips_added++;
+	else
+		rc->last.vips_removed++;
+	v->on_lo = want;
+}
+
+int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
+{
+	struct xvip_rc_svc *next = NULL, *des = NULL;
+	struct xvip_rc_vip *nv = NULL;
+	size_t nnext = 0, nnv = 0, i, j;
+	bool *ok = NULL;
+	int ret = 0, failed = 0;
+
+	memset(&rc->last, 0, sizeof(rc->last));
+	des = calloc(m->nsvcs ? m->nsvcs : 1, sizeof(*des));
+	next = calloc(m->nsvcs + rc->nsvcs + 1, sizeof(*next));
+	nv = calloc(m->nsvcs + rc->nvips + 1, sizeof(*nv));
+	ok = calloc(m->nsvcs + 1, sizeof(*ok));
+	if (!des || !next || !nv || !ok) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < m->nsvcs; i++) {
+		ret = desired_svc(rc, &m->svcs[i], &des[i]);
+		if (ret)
+			goto out;
+	}
+
+	/* The VIPs wanted in the maps, and whether each has a ready endpoint. */
+	for (i = 0; i < m->nsvcs; i++) {
+		if (!nnv || xvip_addr_cmp(&nv[nnv - 1].addr, &des[i].key.vip))
+			nv[nnv++].addr = des[i].key.vip;
+	}
+
+	/* 1. Withdraw first: VIPs that lose their last ready endpoint or go away. */
+	for (i = 0; i < rc->nvips; i++) {
+		bool want = false;
+
+		for (j = 0; j < m->nsvcs && !want; j++)
+			want = !xvip_addr_cmp(&des[j].key.vip, &rc->vips[i].addr) &&
+			       has_ready(&des[j]);
+		if (!want)
+			lo_set(rc, &rc->vips[i], false);
+	}
+
+	/* 2. VIP entries for every wanted VIP (an entry alone only drops). */
+	for (i = 0; i < nnv; i++) {
+		struct xvip_vip_val vv = {};
+		struct xvip_rc_vip *old = find_vip(rc->vips, rc->nvips, &nv[i].addr);
+
+		for (j = 0; j < m->nsvcs; j++)
+			vv.nports += !xvip_addr_cmp(&des[j].key.vip, &nv[i].addr);
+		nv[i].on_lo = old && old->on_lo;
+		ret = xvip_maps_vip_set(rc->maps, &nv[i].addr, &vv);
+		if (ret) {
+			char a[XVIP_ADDRSTRLEN];
+
+			log_err("program VIP %s: %s (%d)", xvip_addr_str(&nv[i].addr, a, sizeof(a)),
+				strerror(-ret), ret);
+			failed++;
+		}
+	}
+
+	/* 3. Services: merge the sorted programmed and desired lists. */
+	i = j = 0;
+	while (i < rc->nsvcs || j < m->nsvcs) {
+		int c = i == rc->nsvcs ? 1 : j == m->nsvcs ? -1 : cmp_rc_svc(&rc->svcs[i], &des[j]);
+		char buf[XVIP_EPSTRLEN];
+
+		if (c < 0) {
+			remove_svc(rc, &rc->svcs[i++]);
+			continue;
+		}
+		if (c == 0) {
+			next[nnext] = rc->svcs[i++];
+			ret = update_svc(rc, &next[nnext], &m->svcs[j], &des[j]);
+			if (ret) {
+				log_err("update service %s (%s): %s (%d)",
+					svc_str(&des[j], buf, sizeof(buf)), m->svcs[j].name,
+					strerror(-ret), ret);
+				failed++;
+			} else {
+				ok[j] = true;
+				rc->last.svcs_changed++;
+			}
+			nnext++;
+		} else {
+			struct xvip_rc_svc fresh = { .key = des[j].key };
+
+			ret = update_svc(rc, &fresh, &m->svcs[j], &des[j]);
+			if (ret) {
+				log_err("add service %s (%s): %s (%d)",
+					svc_str(&des[j], buf, sizeof(buf)), m->svcs[j].name,
+					strerror(-ret), ret);
+				failed++;
+			} else {
+				log_info("service %s (%s) added, %zu local endpoints",
+					 svc_str(&fresh, buf, sizeof(buf)), fresh.name, fresh.n);
+				next[nnext++] = fresh;
+				ok[j] = true;
+				rc->last.svcs_added++;
+			}
+		}
+		j++;
+	}
+	free(rc->svcs);
+	rc->svcs = next;
+	rc->nsvcs = nnext;
+	next = NULL;
+
+	/* 4. VIP entries no longer wanted; their withdrawal happened in step 1. */
+	for (i = 0; i < rc->nvips; i++) {
+		if (find_vip(nv, nnv, &rc->vips[i].addr))
+			continue;
+		if (rc->vips[i].on_lo) {
+			nv[nnv++] = rc->vips[i];	/* could not withdraw: keep trying */
+			continue;
+		}
+		xvip_maps_vip_del(rc->maps, &rc->vips[i].addr);
+	}
+	qsort(nv, nnv, sizeof(*nv), qcmp_vip);
+	free(rc->vips);
+	rc->vips = nv;
+	rc->nvips = nnv;
+	nv = NULL;
+
+	/* 5. Advertise VIPs whose maps are complete and that have a ready endpoint. */
+	for (i = 0; i < rc->nvips; i++) {
+		bool want = false;
+
+		for (j = 0; j < m->nsvcs && !want; j++)
+			want = ok[j] && !xvip_addr_cmp(&des[j].key.vip, &rc->vips[i].addr) &&
+			       has_ready(&des[j]);
+		if (want)
+			lo_set(rc, &rc->vips[i], true);
+	}
+	ret = 0;
+out:
+	for (i = 0; des && i < m->nsvcs; i++)
+		free(des[i].be);
+	free(des);
+	free(next);
+	free(nv);
+	free(ok);
+	if (ret)
+		return ret;
+	failed += (int)rc->last.errors;
+	rc->synced = rc->synced || !failed;
+	return failed;
+}
+
+int xvip_rc_withdraw_all(struct xvip_reconciler *rc)
+{
+	for (size_t i = 0; i < rc->nvips; i++)
+		lo_set(rc, &rc->vips[i], false);
+	return (int)rc->last.errors;
+}
+
+/* ---- adoption of a previous xvipd's pinned state */
+
+struct adopt_ctx {
+	struct xvip_reconciler *rc;
+	struct xvip_rc_svc *svcs;
+	struct xvip_rc_svc **by_id;
+	size_t n, cap, nbe;
+};
+
+static int adopt_be_cb(uint32_t id, const struct xvip_backend *be, void *arg)
+{
+	struct adopt_ctx *a = arg;
+	struct xvip_rc_svc *s;
+	void *p;
+
+	s = be->svc_id < XVIP_MAX_SVCS ? a->by_id[be->svc_id] : NULL;
+	if (!s || !id) {
+		xvip_maps_be_clear(a->rc->maps, id);	/* orphan */
+		return 0;
+	}
+	p = realloc(s->be, (s->n + 1) * sizeof(*s->be));
+	if (!p)
+		return -ENOMEM;
+	s->be = p;
+	s->be[s->n] = (struct xvip_rc_backend){
+		.addr = be->addr, .port = ntohs(be->port), .state = be->state,
+		.weight = 1, .id = id,
+	};
+	s->n++;
+	pool_mark(&a->rc->be_ids, id);
+	a->nbe++;
+	return 0;
+}
+
+static int adopt_svc_cb(const struct xvip_svc_key *k, const struct xvip_svc_val *v, void *arg)
+{
+	struct adopt_ctx *a = arg;
+	struct xvip_rc_svc *s;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		void *p = realloc(a->svcs, cap * sizeof(*a->svcs));
+
+		if (!p)
+			return -ENOMEM;
+		a->svcs = p;
+		a->cap = cap;
+	}
+	s = &a->svcs[a->n++];
+	memset(s, 0, sizeof(*s));
+	s->key = *k;
+	s->id = v->id;
+	return 0;
+}
+
+static void adopt_lo_cb(const struct xvip_addr *addr, void *arg)
+{
+	struct xvip_reconciler *rc = arg;
+	struct xvip_rc_vip *v = find_vip(rc->vips, rc->nvips, addr);
+	void *p;
+
+	if (v) {
+		v->on_lo = true;
+		return;
+	}
+	p = realloc(rc->vips, (rc->nvips + 1) * sizeof(*rc->vips));
+	if (!p)
+		return;
+	rc->vips = p;
+	rc->vips[rc->nvips].addr = *addr;
+	rc->vips[rc->nvips].on_lo = true;
+	rc->nvips++;
+	qsort(rc->vips, rc->nvips, sizeof(*rc->vips), qcmp_vip);
+}
+
+int xvip_rc_adopt(struct xvip_reconciler *rc)
+{
+	struct adopt_ctx a = { .rc = rc };
+	struct xvip_rc_svc **by_id = NULL;
+	int ret;
+
+	ret = xvip_maps_svc_foreach(rc->maps, adopt_svc_cb, &a);
+	if (ret)
+		goto fail;
+	by_id = calloc(XVIP_MAX_SVCS, sizeof(*by_id));
+	if (!by_id) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < a.n; i++) {
+		uint32_t *t, size;
+
+		if (a.svcs[i].id >= XVIP_MAX_SVCS || by_id[a.svcs[i].id]) {
+			ret = -EINVAL;	/* corrupt: two keys, one id */
+			goto fail;
+		}
+		by_id[a.svcs[i].id] = &a.svcs[i];
+		pool_mark(&rc->svc_ids, a.svcs[i].id);
+		if (!xvip_maps_maglev_read(rc->maps, a.svcs[i].id, &t, &size)) {
+			a.svcs[i].table_size = size;
+			free(t);
+		}
+	}
+	a.by_id = by_id;
+	ret = xvip_maps_be_foreach(rc->maps, adopt_be_cb, &a);
+	if (ret)
+		goto fail;
+	for (size_t i = 0; i < a.n; i++) {
+		qsort(a.svcs[i].be, a.svcs[i].n, sizeof(*a.svcs[i].be), qcmp_be);
+		if (!rc->nvips || xvip_addr_cmp(&rc->vips[rc->nvips - 1].addr, &a.svcs[i].key.vip)) {
+			void *p = realloc(rc->vips, (rc->nvips + 1) * sizeof(*rc->vips));
+
+			if (!p) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			rc->vips = p;
+			rc->vips[rc->nvips].addr = a.svcs[i].key.vip;
+			rc->vips[rc->nvips].on_lo = false;
+			rc->nvips++;
+		}
+	}
+	qsort(a.svcs, a.n, sizeof(*a.svcs), qcmp_rc_svc);
+	qsort(rc->vips, rc->nvips, sizeof(*rc->vips), qcmp_vip);
+	/* VIP addresses we left on lo; vips were collected before svcs sorted: dedupe. */
+	if (rc->nvips > 1) {
+		size_t w = 1;
+
+		for (size_t r = 1; r < rc->nvips; r++)
+			if (xvip_addr_cmp(&rc->vips[r].addr, &rc->vips[w - 1].addr))
+				rc->vips[w++] = rc->vips[r];
+		rc->nvips = w;
+	}
+	if (rc->nl)
+		xvip_nl_lo_list(rc->nl, adopt_lo_cb, rc);
+	rc->svcs = a.svcs;
+	rc->nsvcs = a.n;
+	free(by_id);
+	log_info("adopted pinned state: %zu service ports, %zu endpoints, %zu VIPs",
+		 rc->nsvcs, a.nbe, rc->nvips);
+	return 0;
+fail:
+	for (size_t i = 0; i < a.n; i++)
+		svc_free(&a.svcs[i]);
+	free(a.svcs);
+	free(by_id);
+	log_err("adopt pinned state: %s (%d)", strerror(-ret), ret);
+	return ret;
+}
+
+int xvip_rc_init(struct xvip_reconciler *rc, struct xvip_maps *maps, struct xvip_nl *nl,
+		 uint32_t maglev_max)
+{
+	int ret;
+
+	memset(rc, 0, sizeof(*rc));
+	rc->maps = maps;
+	rc->nl = nl;
+	rc->maglev_max = maglev_max;
+	ret = pool_init(&rc->svc_ids, XVIP_MAX_SVCS);
+	ret = ret ?: pool_init(&rc->be_ids, XVIP_MAX_BACKENDS);
+	if (ret)
+		xvip_rc_fini(rc);
+	return ret;
+}
+
+void xvip_rc_fini(struct xvip_reconciler *rc)
+{
+	for (size_t i = 0; i < rc->nsvcs; i++)
+		svc_free(&rc->svcs[i]);
+	free(rc->svcs);
+	free(rc->vips);
+	pool_fini(&rc->svc_ids);
+	pool_fini(&rc->be_ids);
+	rc->svcs = NULL;
+	rc->vips = NULL;
+	rc->nsvcs = rc->nvips = 0;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Desired state (a model) -> BPF maps and VIPs on lo, applying only the
+ * difference from what is programmed. Order matters and is fixed here:
+ * VIPs are withdrawn from lo before their maps change, backends and whole
+ * Maglev tables are written before the service key that leads to them,
+ * and VIPs go onto lo only once their maps are complete.
+ */
+#ifndef XVIP_RECONCILE_H
+#define XVIP_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "maps.h"
+#include "model.h"
+
+struct xvip_nl;
+
+struct xvip_rc_backend {
+	struct xvip_addr addr;
+	uint16_t port;		/* host order */
+	uint8_t state;		/* enum xvip_be_state as programmed */
+	uint8_t pad;
+	uint32_t weight;
+	uint32_t id;		/* index in xvip_be */
+};
+
+struct xvip_rc_svc {
+	struct xvip_svc_key key;
+	uint32_t id;		/* index in xvip_maglev / xvip_svc_stats */
+	char *name;
+	size_t n;
+	struct xvip_rc_backend *be;	/* sorted by (addr, port) */
+	uint32_t table_size;	/* 0: no table (no endpoint takes new flows) */
+};
+
+struct xvip_id_pool {
+	uint32_t max;		/* ids are 1..max-1; 0 means none */
+	uint8_t *used;
+	uint32_t *ring;		/* FIFO of free ids: a freed id is reused last */
+	uint32_t head, count;
+};
+
+struct xvip_rc_vip {
+	struct xvip_addr addr;
+	bool on_lo;
+};
+
+struct xvip_rc_stats {
+	unsigned int svcs_added, svcs_changed, svcs_removed;
+	unsigned int tables_swapped, vips_added, vips_removed, errors;
+};
+
+struct xvip_reconciler {
+	struct xvip_maps *maps;
+	struct xvip_nl *nl;		/* NULL: never touch lo (--frr off) */
+	uint32_t maglev_max;
+	/* May an endpoint take traffic? (route to it found, return path ready) */
+	bool (*ep_usable)(void *ctx, const struct xvip_addr *addr);
+	void *ctx;
+
+	struct xvip_rc_svc *svcs;	/* sorted like the model */
+	size_t nsvcs;
+	struct xvip_rc_vip *vips;	/* VIPs in the maps, sorted */
+	size_t nvips;
+	struct xvip_id_pool svc_ids, be_ids;
+	struct xvip_rc_stats last;
+	bool synced;			/* one full apply succeeded */
+};
+
+int xvip_rc_init(struct xvip_reconciler *rc, struct xvip_maps *maps, struct xvip_nl *nl,
+		 uint32_t maglev_max);
+void xvip_rc_fini(struct xvip_reconciler *rc);
+/*
+ * Rebuild the in-memory view from maps a previous xvipd pinned, and the
+ * VIPs it left on lo, so the next apply is a difference, not a flush.
+ */
+int xvip_rc_adopt(struct xvip_reconciler *rc);
+/* Make the maps and lo match m. Returns 0, or the number of entries that failed (> 0). */
+int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
+/* Withdraw every VIP xvipd put on lo (used by --cleanup and on fatal errors). */
+int xvip_rc_withdraw_all(struct xvip_reconciler *rc);
+
+#endif

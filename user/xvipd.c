@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * xvipd: keeps the XDP/tc dataplane and the VIPs on lo in step with the
+ * Services and EndpointSlices that name this node. A thin main: options,
+ * module init, and one event loop (signals, file changes, a retry timer).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libgen.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+
+#include "addr.h"
+#include "loader.h"
+#include "log.h"
+#include "maglev.h"
+#include "model.h"
+#include "nl.h"
+#include "reconcile.h"
+
+#define MAX_IFACES	16
+#define MAX_CIDRS	64
+#define RETRY_SECONDS	5
+
+enum frr_mode { FRR_CONNECTED, FRR_OFF };
+
+struct opts {
+	const char *ifaces[MAX_IFACES];
+	int ifindex[MAX_IFACES];
+	size_t nifaces;
+	struct xvip_cidr cidrs[MAX_CIDRS];
+	size_t ncidrs;
+	char node_name[256];
+	const char *services_file;
+	const char *pin_dir;
+	enum xvip_xdp_mode xdp_mode;
+	enum frr_mode frr;
+	uint32_t maglev_size;
+	uint32_t ct_size;
+	enum xvip_log_level log_level;
+	bool cleanup;
+};
+
+/* One route lookup per endpoint address and apply; endpoints share pods' interfaces. */
+struct ep_cache_entry {
+	struct xvip_addr addr;
+	bool usable;
+};
+
+struct daemon {
+	struct opts o;
+	struct xvip_dp dp;
+	struct xvip_nl *nl;
+	struct xvip_reconciler rc;
+	uint64_t applied_hash;	/* of the services file content last applied */
+	bool retry;		/* last apply incomplete: try again on the timer */
+	struct ep_cache_entry *epc;
+	size_t nepc, capepc;
+	int *tc_ifs;		/* interfaces this process attached tc to */
+	size_t ntc_ifs;
+};
+
+static const char usage_text[] =
+	"Usage: xvipd --iface IF [--iface IF...] --vip-cidr CIDR [--vip-cidr CIDR...]\n"
+	"             --services-file PATH [options]\n"
+	"       xvipd --cleanup [--pin-dir DIR]\n"
+	"\n"
+	"Load-balances Kubernetes Service VIPs with XDP on this node's uplinks and keeps\n"
+	"each VIP that has a ready local endpoint on lo, where FRR advertises it.\n"
+	"\n"
+	"  --iface IF            uplink where XDP attaches (repeatable, required)\n"
+	"  --vip-cidr CIDR       VIPs outside every listed prefix are never programmed nor\n"
+	"                        advertised (repeatable, required)\n"
+	"  --node-name NAME      endpoints with this nodeName are local (default $NODE_NAME,\n"
+	"                        then the hostname)\n"
+	"  --services-file PATH  Services and EndpointSlices as a Kubernetes List in JSON\n"
+	"                        (kubectl get services,endpointslices -A -o json); re-read\n"
+	"                        when it changes and on SIGHUP\n"
+	"  --pin-dir DIR         bpffs directory for the pinned maps (default /sys/fs/bpf/xvip)\n"
+	"  --xdp-mode MODE       native, generic or auto (default auto: native, else generic)\n"
+	"  --frr MODE            connected: VIPs as addresses on lo (default); off: never touch lo\n"
+	"  --maglev-size PRIME   largest Maglev table per service (default 16381); each table\n"
+	"                        is the smallest prime >= 100 x its endpoints up to this\n"
+	"  --ct-size N           conntrack entries (default 1048576)\n"
+	"  --log-level LEVEL     error, warn, info (default) or debug\n"
+	"  --cleanup             detach the programs, remove the pins and the VIPs xvipd added\n"
+	"  --help                this text\n"
+	"\n"
+	"SIGHUP re-reads the services file. SIGTERM leaves programs, pins and VIPs in place,\n"
+	"so a restarted xvipd adopts them without dropping traffic.\n";
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(s, &end, 10);
+	if (errno || end == s || *end || x > UINT32_MAX || s[0] == '-')
+		return -EINVAL;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_IFACE = 256, O_CIDR, O_NODE, O_FILE, O_PIN, O_XDP, O_FRR, O_MAGLEV, O_CT,
+	       O_LOG, O_CLEANUP, O_HELP, O_KUBECONFIG };
+	static const struct option lopts[] = {
+		{ "iface", required_argument, NULL, O_IFACE },
+		{ "vip-cidr", required_argument, NULL, O_CIDR },
+		{ "node-name", required_argument, NULL, O_NODE },
+		{ "services-file", required_argument, NULL, O_FILE },
+		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
+		{ "pin-dir", required_argument, NULL, O_PIN },
+		{ "xdp-mode", required_argument, NULL, O_XDP },
+		{ "frr", required_argument, NULL, O_FRR },
+		{ "maglev-size", required_argument, NULL, O_MAGLEV },
+		{ "ct-size", required_argument, NULL, O_CT },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "cleanup", no_argument, NULL, O_CLEANUP },
+		{ "help", no_argument, NULL, O_HELP },
+		{}
+	};
+	const char *env;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->pin_dir = "/sys/fs/bpf/xvip";
+	o->maglev_size = XVIP_MAGLEV_DEFAULT;
+	o->ct_size = XVIP_CT_DEFAULT;
+	o->log_level = XVIP_LOG_INFO;
+	o->frr = FRR_CONNECTED;
+
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		switch (c) {
+		case O_IFACE:
+			if (o->nifaces == MAX_IFACES) {
+				fprintf(stderr, "xvipd: at most %d --iface\n", MAX_IFACES);
+				return -EINVAL;
+			}
+			o->ifindex[o->nifaces] = (int)if_nametoindex(optarg);
+			if (!o->ifindex[o->nifaces]) {
+				fprintf(stderr, "xvipd: --iface %s: no such interface\n", optarg);
+				return -ENODEV;
+			}
+			o->ifaces[o->nifaces++] = optarg;
+			break;
+		case O_CIDR:
+			if (o->ncidrs == MAX_CIDRS) {
+				fprintf(stderr, "xvipd: at most %d --vip-cidr\n", MAX_CIDRS);
+				return -EINVAL;
+			}
+			if (xvip_cidr_parse(optarg, &o->cidrs[o->ncidrs])) {
+				fprintf(stderr, "xvipd: --vip-cidr %s: not an address/prefix with "
+					"zero host bits\n", optarg);
+				return -EINVAL;
+			}
+			o->ncidrs++;
+			break;
+		case O_NODE:
+			if (!*optarg || strlen(optarg) >= sizeof(o->node_name)) {
+				fprintf(stderr, "xvipd: --node-name: empty or too long\n");
+				return -EINVAL;
+			}
+			snprintf(o->node_name, sizeof(o->node_name), "%s", optarg);
+			break;
+		case O_FILE:
+			o->services_file = optarg;
+			break;
+		case O_KUBECONFIG:
+			fprintf(stderr, "xvipd: --kubeconfig: the Kubernetes API source is not "
+				"part of this build yet; use --services-file\n");
+			return -ENOTSUP;
+		case O_PIN:
+			o->pin_dir = optarg;
+			break;
+		case O_XDP:
+			if (xvip_dp_parse_mode(optarg, &o->xdp_mode)) {
+				fprintf(stderr, "xvipd: --xdp-mode %s: want native, generic or auto\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_FRR:
+			if (!strcmp(optarg, "connected")) {
+				o->frr = FRR_CONNECTED;
+			} else if (!strcmp(optarg, "off")) {
+				o->frr = FRR_OFF;
+			} else {
+				fprintf(stderr, "xvipd: --frr %s: want connected or off%s\n", optarg,
+					!strcmp(optarg, "vtysh") ? " (vtysh mode is not part of this "
+					"build yet)" : "");
+				return -EINVAL;
+			}
+			break;
+		case O_MAGLEV:
+			if (parse_u32(optarg, &o->maglev_size) || !xvip_is_prime(o->maglev_size) ||
+			    o->maglev_size < XVIP_MAGLEV_MIN || o->maglev_size > XVIP_MAGLEV_MAX) {
+				fprintf(stderr, "xvipd: --maglev-size %s: want a prime between %u and "
+					"%u\n", optarg, XVIP_MAGLEV_MIN, XVIP_MAGLEV_MAX);
+				return -EINVAL;
+			}
+			break;
+		case O_CT:
+			if (parse_u32(optarg, &o->ct_size) || o->ct_size < 1024 ||
+			    o->ct_size > (1u << 27)) {
+				fprintf(stderr, "xvipd: --ct-size %s: want 1024 to %u\n", optarg,
+					1u << 27);
+				return -EINVAL;
+			}
+			break;
+		case O_LOG:
+			if (xvip_log_parse_level(optarg, &o->log_level)) {
+				fprintf(stderr, "xvipd: --log-level %s: want error, warn, info or "
+					"debug\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_CLEANUP:
+			o->cleanup = true;
+			break;
+		case O_HELP:
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			fputs(usage_text, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xvipd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->cleanup)
+		return 0;
+	if (!o->nifaces || !o->ncidrs) {
+		fprintf(stderr, "xvipd: --iface and --vip-cidr are required\n\n%s", usage_text);
+		return -EINVAL;
+	}
+	if (!o->services_file) {
+		fprintf(stderr, "xvipd: --services-file is required (the Kubernetes API source "
+			"is not part of this build yet)\n");
+		return -EINVAL;
+	}
+	if (!o->node_name[0]) {
+		env = getenv("NODE_NAME");
+		if (env && *env)
+			snprintf(o->node_name, sizeof(o->node_name), "%s", env);
+		else if (gethostname(o->node_name, sizeof(o->node_name) - 1))
+			return -errno;
+	}
+	return 0;
+}
+
+/* ---- endpoints: a route to the pod, and tc on the interface it leads to */
+
+static bool is_uplink(const struct daemon *d, int ifindex)
+{
+	for (size_t i = 0; i < d->o.nifaces; i++)
+		if (d->o.ifindex[i] == ifindex)
+			return true;
+	return false;
+}
+
+static int ensure_tc(struct daemon *d, int ifindex)
+{
+	void *p;
+	int ret;
+
+	for (size_t i = 0; i < d->ntc_ifs; i++)
+		if (d->tc_ifs[i] == ifindex && xvip_dp_tc_attached(ifindex))
+			return 0;
+	ret = xvip_dp_attach_tc(&d->dp, ifindex);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < d->ntc_ifs; i++)
+		if (d->tc_ifs[i] == ifindex)
+			return 0;
+	p = realloc(d->tc_ifs, (d->ntc_ifs + 1) * sizeof(*d->tc_ifs));
+	if (!p)
+		return -ENOMEM;
+	d->tc_ifs = p;
+	d->tc_ifs[d->ntc_ifs++] = ifindex;
+	return 0;
+}
+
+static bool ep_usable(void *ctx, const struct xvip_addr *addr)
+{
+	struct daemon *d = ctx;
+	char a[XVIP_ADDRSTRLEN];
+	bool usable = false;
+	int oif;
+
+	for (size_t i = 0; i < d->nepc; i++)
+		if (!xvip_addr_cmp(&d->epc[i].addr, addr))
+			return d->epc[i].usable;
+
+	xvip_addr_str(addr, a, sizeof(a));
+	oif = xvip_nl_route_oif(d->nl, addr);
+	if (oif < 0)
+		log_warn("endpoint %s: no route (%s)", a, strerror(-oif));
+	else if (is_uplink(d, oif))
+		log_warn("endpoint %s: routed out of an uplink, not a local pod", a);
+	else
+		usable = ensure_tc(d, oif) == 0;
+	if (!usable)
+		d->retry = true;
+
+	if (d->nepc == d->capepc) {
+		size_t cap = d->capepc ? d->capepc * 2 : 64;
+		void *p = realloc(d->epc, cap * sizeof(*d->epc));
+
+		if (!p)
+			return usable;
+		d->epc = p;
+		d->capepc = cap;
+	}
+	d->epc[d->nepc].addr = *addr;
+	d->epc[d->nepc].usable = usable;
+	d->nepc++;
+	return usable;
+}
+
+/* ---- the services file */
+
+static uint64_t fnv1a(const char *buf, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)buf[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int read_whole(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 0, n = 0;
+	char *b = NULL;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (n == cap) {
+			void *p;
+
+			cap = cap ? cap * 2 : 65536;
+			p = realloc(b, cap + 1);
+			if (!p) {
+				free(b);
+				fclose(f);
+				return -ENOMEM;
+			}
+			b = p;
+		}
+		size_t r = fread(b + n, 1, cap - n, f);
+
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/* force: apply even when the content did not change (SIGHUP, retries). */
+static void sync_file(struct daemon *d, bool force)
+{
+	struct xvip_model_opts mo = {
+		.node_name = d->o.node_name,
+		.cidrs = d->o.cidrs,
+		.ncidrs = d->o.ncidrs,
+	};
+	struct xvip_model m = {};
+	char err[512] = "";
+	char *buf = NULL;
+	size_t len = 0;
+	uint64_t h;
+	int ret;
+
+	ret = read_whole(d->o.services_file, &buf, &len);
+	if (ret) {
+		log_err("read services file %s: %s (%d); keeping the programmed state",
+			d->o.services_file, strerror(-ret), ret);
+		return;
+	}
+	h = fnv1a(buf, len);
+	if (!force && h == d->applied_hash) {
+		free(buf);
+		return;
+	}
+	ret = xvip_model_from_json(buf, len, &mo, &m, err, sizeof(err));
+	free(buf);
+	if (ret) {
+		log_err("%s: %s; keeping the programmed state", d->o.services_file, err);
+		d->applied_hash = h;	/* report a bad file once, not on every tick */
+		return;
+	}
+	d->retry = false;
+	d->nepc = 0;
+	ret = xvip_rc_apply(&d->rc, &m);
+	if (ret < 0)
+		log_err("apply %s: %s (%d)", d->o.services_file, strerror(-ret), ret);
+	else
+		log_info("applied %s: %zu service ports (+%u ~%u -%u), %u tables swapped, "
+			 "VIPs +%u -%u%s", d->o.services_file, m.nsvcs, d->rc.last.svcs_added,
+			 d->rc.last.svcs_changed, d->rc.last.svcs_removed,
+			 d->rc.last.tables_swapped, d->rc.last.vips_added,
+			 d->rc.last.vips_removed, ret ? ", with errors (will retry)" : "");
+	if (ret)
+		d->retry = true;
+	d->applied_hash = h;
+	xvip_model_free(&m);
+}
+
+/* ---- setup and the event loop */
+
+static int setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int setup_inotify(const char *path)
+{
+	char dir[PATH_MAX];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * Watch the directory: editors and ConfigMap volumes replace the file
+	 * by rename, which a watch on the file itself would lose.
+	 */
+	if (inotify_add_watch(fd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+				  IN_DELETE | IN_MODIFY) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int setup_timer(void)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = RETRY_SECONDS },
+		.it_value = { .tv_sec = RETRY_SECONDS },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (timerfd_settime(fd, 0, &its, NULL)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static void drain_fd(int fd)
+{
+	char buf[4096];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static int run_loop(struct daemon *d)
+{
+	struct pollfd pfd[3];
+	int sfd, ifd, tfd, ret = 0;
+
+	sfd = setup_signals();
+	ifd = setup_inotify(d->o.services_file);
+	tfd = setup_timer();
+	if (sfd < 0 || ifd < 0 || tfd < 0) {
+		ret = sfd < 0 ? sfd : ifd < 0 ? ifd : tfd;
+		log_err("set up the event loop: %s (%d)", strerror(-ret), ret);
+		goto out;
+	}
+	sync_file(d, true);
+
+	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = ifd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					log_info("SIGHUP: re-reading %s", d->o.services_file);
+					sync_file(d, true);
+				} else {
+					log_info("signal %u: exiting; programs, pins and VIPs stay "
+						 "in place", si.ssi_signo);
+					break;
+				}
+			}
+		}
+		if (pfd[1].revents & POLLIN) {
+			drain_fd(ifd);
+			sync_file(d, false);
+		}
+		if (pfd[2].revents & POLLIN) {
+			drain_fd(tfd);
+			sync_file(d, d->retry);
+		}
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (ifd >= 0)
+		close(ifd);
+	if (tfd >= 0)
+		close(tfd);
+	return ret;
+}
+
+static void cleanup_lo_cb(const struct xvip_addr *a, void *ctx)
+{
+	struct xvip_nl *nl = ctx;
+	char s[XVIP_ADDRSTRLEN];
+	int ret = xvip_nl_lo_del(nl, a);
+
+	xvip_addr_str(a, s, sizeof(s));
+	if (ret)
+		log_warn("remove VIP %s from lo: %s (%d)", s, strerror(-ret), ret);
+	else
+		log_info("VIP %s removed from lo", s);
+}
+
+static int do_cleanup(const struct opts *o)
+{
+	struct xvip_nl *nl = NULL;
+	int ret;
+
+	ret = xvip_nl_open(&nl);
+	if (!ret) {
+		/* Withdraw first, so the fabric stops sending before the programs go. */
+		xvip_nl_lo_list(nl, cleanup_lo_cb, nl);
+		xvip_nl_close(nl);
+	} else {
+		log_err("netlink: %s (%d); VIPs on lo left in place", strerror(-ret), ret);
+	}
+	ret = xvip_dp_cleanup(o->pin_dir);
+	if (ret < 0) {
+		log_err("cleanup: %s (%d)", strerror(-ret), ret);
+		return 1;
+	}
+	log_info("cleanup: %d program attachments removed, pins under %s removed", ret,
+		 o->pin_dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct xvip_dp_opts dpo = {};
+	struct daemon d = {};
+	int ret;
+
+	if (parse_opts(argc, argv, &d.o))
+		return 2;
+	xvip_log_init(d.o.log_level);
+	xvip_log_route_libs();
+	if (d.o.cleanup)
+		return do_cleanup(&d.o);
+
+	dpo.pin_dir = d.o.pin_dir;
+	dpo.ct_size = d.o.ct_size;
+	dpo.mode = d.o.xdp_mode;
+	ret = xvip_dp_load(&d.dp, &dpo);
+	if (ret)
+		return 1;
+	ret = xvip_nl_open(&d.nl);
+	if (ret) {
+		log_err("open rtnetlink: %s (%d)", strerror(-ret), ret);
+		goto out;
+	}
+	ret = xvip_rc_init(&d.rc, &d.dp.maps, d.o.frr == FRR_OFF ? NULL : d.nl, d.o.maglev_size);
+	if (ret) {
+		log_err("reconciler: %s (%d)", strerror(-ret), ret);
+		goto out;
+	}
+	d.rc.ep_usable = ep_usable;
+	d.rc.ctx = &d;
+	if (d.dp.adopted) {
+		ret = xvip_rc_adopt(&d.rc);
+		if (ret)
+			goto out;
+	}
+	/* Maps first (adopted or fresh), then the programs that read them. */
+	for (size_t i = 0; i < d.o.nifaces; i++) {
+		ret = xvip_dp_attach_xdp(&d.dp, d.o.ifindex[i]);
+		if (ret)
+			goto out;
+	}
+	log_info("xvipd running: node %s, %zu uplinks, pins in %s%s", d.o.node_name,
+		 d.o.nifaces, d.o.pin_dir, d.dp.adopted ? " (adopted)" : "");
+	ret = run_loop(&d);
+out:
+	xvip_rc_fini(&d.rc);
+	if (d.nl)
+		xvip_nl_close(d.nl);
+	xvip_dp_close(&d.dp);
+	free(d.epc);
+	free(d.tc_ifs);
+	return ret ? 1 : 0;
+}
