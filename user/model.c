@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -87,7 +88,7 @@ struct obj {
 	const char *kind;
 	const char *ns;
 	const char *name;
-	const char *label;	/* fallback when metadata cannot name it: "items[3]", "#3" */
+	const char *label;	/* when metadata cannot name it: "#3", its index in the input */
 	char *err;
 	size_t errlen;
 };
@@ -159,8 +160,11 @@ static int obj_err(const struct obj *ob, const char *path, const char *key, cons
 		snprintf(who, sizeof(who), "%s %s", ob->kind, ob->name);
 	else
 		snprintf(who, sizeof(who), "%s %s", ob->kind, ob->label);
-	set_err(ob->err, ob->errlen, "%s: %s%s%s: %s", who, path, *path && key ? "." : "",
-		key ? key : "", msg);
+	if (!*path && !key)
+		set_err(ob->err, ob->errlen, "%s: %s", who, msg);
+	else
+		set_err(ob->err, ob->errlen, "%s: %s%s%s: %s", who, path, *path && key ? "." : "",
+			key ? key : "", msg);
 	return -EINVAL;
 }
 
@@ -325,8 +329,9 @@ static void slice_free(struct slice *sl)
 }
 
 /*
- * ready absent means ready; serving absent means ready (the API's own
- * defaulting for clients older than the field); terminating absent means not.
+ * As the EndpointSlice API defines them: ready absent means ready; serving
+ * absent means the same as ready (it only differs while terminating);
+ * terminating absent means not terminating.
  */
 static int ep_state(const struct obj *ob, struct json_object *ep, const char *path,
 		    uint8_t *state)
@@ -524,6 +529,9 @@ static struct slice *slices_of(const struct xlate *x, const char *ns, const char
 {
 	size_t lo = 0, hi = x->nslices, end;
 
+	*n = 0;
+	if (!x->nslices)
+		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -595,7 +603,8 @@ static int collect_backends(const struct xlate *x, const char *ns, const char *n
 	if (n)
 		qsort(be, n, sizeof(*be), backend_cmp);
 	/* One endpoint can sit in several slices while the controller moves it. */
-	for (size_t i = out = 0; i < n; i++) {
+	out = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (out && !xvip_addr_cmp(&be[out - 1].addr, &be[i].addr) &&
 		    be[out - 1].port == be[i].port)
 			continue;
@@ -869,7 +878,8 @@ out:
 	return ret;
 }
 
-static int proto_port_cmp(const struct xvip_model_svc *a, const struct xvip_model_svc *b)
+/* The model order: (vip, port, proto). */
+static int key_cmp(const struct xvip_model_svc *a, const struct xvip_model_svc *b)
 {
 	int c = xvip_addr_cmp(&a->vip, &b->vip);
 
@@ -888,7 +898,7 @@ static int cand_cmp(const void *pa, const void *pb)
 	size_t n = a->owner_len < b->owner_len ? a->owner_len : b->owner_len;
 	int c;
 
-	c = proto_port_cmp(&a->s, &b->s);
+	c = key_cmp(&a->s, &b->s);
 	if (c)
 		return c;
 	/* strcmp of the two "ns/name" prefixes. */
@@ -922,7 +932,7 @@ static int resolve(struct xlate *x, struct xvip_model *out)
 	for (size_t i = 0; i < x->ncands; i++) {
 		struct cand *c = &x->cands[i];
 
-		if (n && !proto_port_cmp(&out->svcs[n - 1], &c->s)) {
+		if (n && !key_cmp(&out->svcs[n - 1], &c->s)) {
 			log_warn("%s claimed by both %s and %s, keeping %s",
 				 xvip_endpoint_str(&c->s.vip, c->s.port, c->s.proto, ep,
 						   sizeof(ep)),
@@ -1284,7 +1294,7 @@ const struct xvip_model_svc *xvip_model_find(const struct xvip_model *m,
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = proto_port_cmp(&m->svcs[mid], &key);
+		int c = key_cmp(&m->svcs[mid], &key);
 
 		if (!c)
 			return &m->svcs[mid];

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every test: the C test binaries (unit tests and BPF_PROG_TEST_RUN
+# fixtures) and the network-namespace end-to-end tests. Each prints one line
+# per test, "PASS name", "FAIL name" or "SKIP name: reason"; this runner
+# counts them and ends with "N passed, N failed, N skipped".
+#
+#   tests/run.sh [FILTER]    only suites whose file name contains FILTER
+set -u
+cd "$(dirname "$0")/.."
+
+filter=${1:-}
+build=${BUILD:-build}
+passed=0 failed=0 skipped=0
+failed_names=()
+log_dir=$(mktemp -d /tmp/xvip-test-logs.XXXXXX)
+
+run_suite() {
+	local name=$1 limit=$2; shift 2
+	local out="$log_dir/$name.out" err="$log_dir/$name.err" rc
+	printf '== %s\n' "$name"
+	timeout --kill-after=10 "$limit" "$@" >"$out" 2>"$err"
+	rc=$?
+	cat "$out"
+	local p f s
+	p=$(grep -c '^PASS ' "$out")
+	f=$(grep -c '^FAIL ' "$out")
+	s=$(grep -c '^SKIP ' "$out")
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	while read -r t; do failed_names+=("$name: $t"); done < <(grep '^FAIL ' "$out" | cut -c6-)
+	if [ "$f" -gt 0 ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			# A crash or time-out that no test reported is a failure of its own.
+			echo "FAIL $name (exit status $rc)"
+			failed=$((failed + 1))
+			failed_names+=("$name: exit status $rc")
+		fi
+		echo "-- stderr of $name (last 40 lines):"
+		tail -n 40 "$err"
+	fi
+}
+
+for bin in "$build"/tests/test_*; do
+	[ -x "$bin" ] || continue
+	name=$(basename "$bin")
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	run_suite "$name" 300 "$bin"
+done
+
+for script in tests/e2e_*.sh; do
+	[ -f "$script" ] || continue
+	name=$(basename "$script" .sh)
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	run_suite "$name" 600 bash "$script"
+done
+
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo
+	echo "Failed:"
+	printf '  %s\n' "${failed_names[@]}"
+fi
+echo "logs: $log_dir"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
