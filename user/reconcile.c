@@ -130,6 +130,12 @@ static bool has_ready(const struct xvip_rc_svc *s)
 	return new_flow_state(s) == XVIP_BE_READY && s->n;
 }
 
+/* Should s's VIP be advertised on s's account? */
+static bool wants_lo(const struct xvip_reconciler *rc, const struct xvip_rc_svc *s)
+{
+	return !rc->withdraw_reason && has_ready(s);
+}
+
 static bool same_new_flow_set(const struct xvip_rc_svc *a, const struct xvip_rc_svc *b)
 {
 	uint8_t sa = new_flow_state(a), sb = new_flow_state(b);
@@ -447,7 +453,7 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 
 		for (j = 0; j < m->nsvcs && !want; j++)
 			want = !xvip_addr_cmp(&des[j].key.vip, &rc->vips[i].addr) &&
-			       has_ready(&des[j]);
+			       wants_lo(rc, &des[j]);
 		if (!want)
 			lo_set(rc, &rc->vips[i], false);
 	}
@@ -539,7 +545,7 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 
 		for (j = 0; j < m->nsvcs && !want; j++)
 			want = ok[j] && !xvip_addr_cmp(&des[j].key.vip, &rc->vips[i].addr) &&
-			       has_ready(&des[j]);
+			       wants_lo(rc, &des[j]);
 		if (want)
 			lo_set(rc, &rc->vips[i], true);
 	}

@@ -59,6 +59,12 @@ struct xvip_reconciler {
 	/* May an endpoint take traffic? (route to it found, return path ready) */
 	bool (*ep_usable)(void *ctx, const struct xvip_addr *addr);
 	void *ctx;
+	/*
+	 * Non-NULL: keep every VIP off lo whatever its endpoints (the node is
+	 * drained, the dataplane is down, ...); the text says why. Maps are
+	 * still programmed, so flows that still arrive are served.
+	 */
+	const char *withdraw_reason;
 
 	struct xvip_rc_svc *svcs;	/* sorted like the model */
 	size_t nsvcs;
