@@ -63,6 +63,20 @@ static void pool_mark(struct xvip_id_pool *p, uint32_t id)
 		p->used[id] = 1;
 }
 
+/*
+ * After pool_mark: queue only the free ids. A marked id left in the ring would
+ * come out first once freed (its old slot is near the head), and each free of
+ * one would grow count past the ring's size and overwrite the head.
+ */
+static void pool_requeue(struct xvip_id_pool *p)
+{
+	p->head = 0;
+	p->count = 0;
+	for (uint32_t id = 1; id < p->max; id++)
+		if (!p->used[id])
+			p->ring[p->count++] = id;
+}
+
 /* ---- ordering, identical to the model's */
 
 static int cmp_entry(const struct xvip_addr *va, uint16_t pa, uint8_t ra,
@@ -706,6 +720,8 @@ int xvip_rc_adopt(struct xvip_reconciler *rc)
 	}
 	if (rc->nl)
 		xvip_nl_lo_list(rc->nl, adopt_lo_cb, rc);
+	pool_requeue(&rc->svc_ids);
+	pool_requeue(&rc->be_ids);
 	rc->svcs = a.svcs;
 	rc->nsvcs = a.n;
 	free(by_id);
