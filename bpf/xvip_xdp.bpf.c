@@ -15,14 +15,14 @@
 XVIP_INLINE int rewrite_v4(void *data, void *data_end, const struct xvip_pkt *p,
 			   const struct xvip_backend *be)
 {
-	struct iphdr *iph = data + (p->l3_off & 0xff);
+	struct iphdr *iph = data + (p->l3_off & 0x3f);
 	__be32 old_daddr, new_daddr = be->addr.a[3];
 	__be16 *ports;
 	__u16 *l4sum;
 
 	if ((void *)(iph + 1) > data_end)
 		return -XVIP_DROP_TRUNCATED;
-	ports = data + (p->l4_off & 0xff);
+	ports = data + (p->l4_off & 0x1ff);
 	if ((void *)(ports + 2) > data_end)
 		return -XVIP_DROP_TRUNCATED;
 	old_daddr = iph->daddr;
@@ -52,13 +52,13 @@ XVIP_INLINE int rewrite_v4(void *data, void *data_end, const struct xvip_pkt *p,
 XVIP_INLINE int rewrite_v6(void *data, void *data_end, const struct xvip_pkt *p,
 			   const struct xvip_backend *be)
 {
-	struct ipv6hdr *ip6 = data + (p->l3_off & 0xff);
+	struct ipv6hdr *ip6 = data + (p->l3_off & 0x3f);
 	__be16 *ports;
 	__u16 *l4sum;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return -XVIP_DROP_TRUNCATED;
-	ports = data + (p->l4_off & 0x1ff);
+	ports = data + (p->l4_off & 0x3ff);
 	if ((void *)(ports + 2) > data_end)
 		return -XVIP_DROP_TRUNCATED;
 	if (p->flow.proto == IPPROTO_SCTP) {
@@ -78,12 +78,172 @@ XVIP_INLINE int rewrite_v6(void *data, void *data_end, const struct xvip_pkt *p,
 	return 0;
 }
 
+/* A later fragment carries no L4 header: only the destination address changes. */
+XVIP_INLINE int rewrite_addr_only(void *data, void *data_end, const struct xvip_pkt *p,
+				  const struct xvip_backend *be)
+{
+	if (p->ipv6) {
+		struct ipv6hdr *ip6 = data + (p->l3_off & 0x3f);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -XVIP_DROP_TRUNCATED;
+		__builtin_memcpy(&ip6->daddr, &be->addr, sizeof(be->addr));
+	} else {
+		struct iphdr *iph = data + (p->l3_off & 0x3f);
+
+		if ((void *)(iph + 1) > data_end)
+			return -XVIP_DROP_TRUNCATED;
+		csum_replace4(&iph->check, iph->daddr, be->addr.a[3]);
+		iph->daddr = be->addr.a[3];
+	}
+	return 0;
+}
+
+XVIP_INLINE bool icmp4_is_error(__u8 type)
+{
+	return type == 3 /* destination unreachable, incl. fragmentation needed */ ||
+	       type == 11 /* time exceeded */ || type == 12 /* parameter problem */;
+}
+
+XVIP_INLINE bool icmp6_is_error(__u8 type)
+{
+	return type >= 1 && type <= 4;	/* unreachable, packet too big, time exceeded, param */
+}
+
+/*
+ * An ICMP error to a VIP about a balanced flow (a router on the way back to
+ * the client answering a reply whose source was the VIP, e.g. fragmentation
+ * needed): send it to the flow's endpoint, translating the outer destination
+ * and the embedded packet's source address and port, with every checksum.
+ */
+XVIP_INLINE int icmp_xlate_v4(void *data, void *data_end, const struct xvip_pkt *p,
+			      struct xvip_lb_result *res)
+{
+	struct iphdr *iph = data + (p->l3_off & 0x3f);
+	struct icmphdr *ic = data + (p->l4_off & 0x1ff);
+	struct xvip_flow f = {};
+	struct xvip_ct_val *ct;
+	struct iphdr *in;
+	__be32 vip, be_addr;
+	__be16 *ports;
+	__u16 old_check;
+
+	if ((void *)(iph + 1) > data_end || (void *)(ic + 1) > data_end)
+		return -XVIP_DROP_TRUNCATED;
+	if (!icmp4_is_error(ic->type))
+		return XVIP_STAT_VIP_ICMP;
+	in = (void *)(ic + 1);
+	if ((void *)(in + 1) > data_end)
+		return -XVIP_DROP_TRUNCATED;
+	if (in->ihl != 5)
+		return -XVIP_DROP_ICMP_UNKNOWN;	/* options in the quoted header: rare, not followed */
+	ports = (void *)(in + 1);
+	if ((void *)(ports + 4) > data_end)	/* ICMP quotes at least 8 bytes of L4 */
+		return -XVIP_DROP_TRUNCATED;
+	vip = iph->daddr;
+	if (in->saddr != vip)
+		return -XVIP_DROP_ICMP_UNKNOWN;
+	addr_set_v4(&f.saddr, in->daddr);
+	addr_set_v4(&f.daddr, vip);
+	f.sport = ports[1];
+	f.dport = ports[0];
+	f.proto = in->protocol;
+	ct = bpf_map_lookup_elem(&xvip_ct, &f);
+	if (!ct)
+		return -XVIP_DROP_ICMP_UNKNOWN;
+	res->be_id = ct->backend_id;
+	res->svc_id = ct->svc_id;
+	res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
+	if (!lb_be_valid(res->be, res->svc_id))
+		return -XVIP_DROP_ICMP_UNKNOWN;
+	be_addr = res->be->addr.a[3];
+
+	/* Quoted L4: UDP's checksum lies in the quoted 8 bytes; TCP's does not. */
+	if (in->protocol == IPPROTO_UDP && ports[3]) {
+		__u16 old = ports[3];
+
+		csum_replace4(&ports[3], vip, be_addr);
+		csum_replace2(&ports[3], ports[0], res->be->port);
+		if (!ports[3])
+			ports[3] = 0xffff;
+		csum_replace2(&ic->checksum, old, ports[3]);
+	}
+	csum_replace2(&ic->checksum, ports[0], res->be->port);
+	ports[0] = res->be->port;
+	old_check = in->check;
+	csum_replace4(&in->check, vip, be_addr);
+	csum_replace4(&ic->checksum, vip, be_addr);
+	csum_replace2(&ic->checksum, old_check, in->check);
+	in->saddr = be_addr;
+	csum_replace4(&iph->check, vip, be_addr);
+	iph->daddr = be_addr;
+	return XVIP_STAT_ICMP_XLATE;
+}
+
+XVIP_INLINE int icmp_xlate_v6(void *data, void *data_end, const struct xvip_pkt *p,
+			      struct xvip_lb_result *res)
+{
+	struct ipv6hdr *ip6 = data + (p->l3_off & 0x3f);
+	struct icmphdr *ic = data + (p->l4_off & 0x3ff);
+	struct xvip_flow f = {};
+	struct xvip_ct_val *ct;
+	struct xvip_addr vip;
+	struct ipv6hdr *in;
+	__be16 *ports;
+
+	if ((void *)(ip6 + 1) > data_end || (void *)(ic + 1) > data_end)
+		return -XVIP_DROP_TRUNCATED;
+	if (!icmp6_is_error(ic->type))
+		return XVIP_STAT_VIP_ICMP;
+	in = (void *)(ic + 1);
+	if ((void *)(in + 1) > data_end)
+		return -XVIP_DROP_TRUNCATED;
+	ports = (void *)(in + 1);
+	if ((void *)(ports + 4) > data_end)
+		return -XVIP_DROP_TRUNCATED;
+	__builtin_memcpy(&vip, &ip6->daddr, sizeof(vip));
+	__builtin_memcpy(&f.saddr, &in->daddr, sizeof(f.saddr));
+	__builtin_memcpy(&f.daddr, &in->saddr, sizeof(f.daddr));
+	if (!addr_eq(&f.daddr, &vip))
+		return -XVIP_DROP_ICMP_UNKNOWN;
+	f.sport = ports[1];
+	f.dport = ports[0];
+	f.proto = in->nexthdr;	/* quoted extension headers are not followed */
+	ct = bpf_map_lookup_elem(&xvip_ct, &f);
+	if (!ct)
+		return -XVIP_DROP_ICMP_UNKNOWN;
+	res->be_id = ct->backend_id;
+	res->svc_id = ct->svc_id;
+	res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
+	if (!lb_be_valid(res->be, res->svc_id))
+		return -XVIP_DROP_ICMP_UNKNOWN;
+
+	if (in->nexthdr == IPPROTO_UDP) {
+		__u16 old = ports[3];
+
+		csum_replace16(&ports[3], &vip, &res->be->addr);
+		csum_replace2(&ports[3], ports[0], res->be->port);
+		if (!ports[3])
+			ports[3] = 0xffff;
+		csum_replace2(&ic->checksum, old, ports[3]);
+	}
+	csum_replace2(&ic->checksum, ports[0], res->be->port);
+	ports[0] = res->be->port;
+	/* ICMPv6's checksum covers the outer pseudo-header and the quoted source. */
+	csum_replace16(&ic->checksum, &vip, &res->be->addr);
+	csum_replace16(&ic->checksum, &vip, &res->be->addr);
+	__builtin_memcpy(&in->saddr, &res->be->addr, sizeof(res->be->addr));
+	__builtin_memcpy(&ip6->daddr, &res->be->addr, sizeof(res->be->addr));
+	return XVIP_STAT_ICMP_XLATE;
+}
+
 /* Returns an enum xvip_stat (>= 0) or a negative drop reason. */
 XVIP_INLINE int process(struct xdp_md *ctx, struct xvip_lb_result *res)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
+	struct xvip_vip_val *vip;
 	struct xvip_pkt p = {};
 	__be16 h_proto;
 	int ret, l4;
@@ -99,21 +259,29 @@ XVIP_INLINE int process(struct xdp_md *ctx, struct xvip_lb_result *res)
 	if (l4 == -XVIP_STAT_UNPARSED)
 		return XVIP_STAT_UNPARSED;
 
-	if (!bpf_map_lookup_elem(&xvip_vip, &p.flow.daddr))
+	vip = bpf_map_lookup_elem(&xvip_vip, &p.flow.daddr);
+	if (!vip)
 		return l4 < 0 ? XVIP_STAT_UNPARSED : XVIP_STAT_PASS;
 
 	/* From here on the packet is addressed to a VIP: never pass it blindly. */
 	if (l4 < 0)
 		return l4;
-	if (l4 == IPPROTO_ICMP || l4 == IPPROTO_ICMPV6)
-		return XVIP_STAT_VIP_ICMP;
-	if (p.frag)
-		return -XVIP_DROP_FRAGMENT;
+	if (p.frag == XVIP_FRAG_LATER) {
+		ret = lb_pick_later_frag(&p, vip, res);
+		if (ret < 0)
+			return ret;
+		l4 = rewrite_addr_only(data, data_end, &p, res->be);
+		return l4 < 0 ? l4 : ret;
+	}
+	if (l4 == IPPROTO_ICMP && !p.ipv6)
+		return icmp_xlate_v4(data, data_end, &p, res);
+	if (l4 == IPPROTO_ICMPV6 && p.ipv6)
+		return icmp_xlate_v6(data, data_end, &p, res);
 	ret = parse_ports(&c, &p);
 	if (ret < 0)
 		return ret;
 
-	ret = lb_pick(&p.flow, res);
+	ret = lb_pick(&p, res);
 	if (ret < 0)
 		return ret;
 	if (p.ipv6)

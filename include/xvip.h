@@ -33,6 +33,16 @@
 #define XVIP_MAP_STATS		"xvip_stats"
 #define XVIP_MAP_SVC_STATS	"xvip_svc_stats"
 #define XVIP_MAP_BE_STATS	"xvip_be_stats"
+#define XVIP_MAP_SRCRANGE	"xvip_srcrange"
+#define XVIP_MAP_AFFINITY	"xvip_affinity"
+#define XVIP_MAP_FRAG		"xvip_frag"
+#define XVIP_MAP_SOCK_REV	"xvip_sock_rev"
+
+#define XVIP_MAX_SRCRANGES	65536	/* source prefixes over all services */
+#define XVIP_AFFINITY_MAX	262144	/* client affinity entries */
+#define XVIP_FRAG_MAX		65536	/* datagrams being fragmented at once */
+#define XVIP_VLAN_MAX		2	/* 802.1Q / 802.1ad tags on an uplink */
+#define XVIP_IPV6_EXT_MAX	6	/* IPv6 extension headers walked before L4 */
 
 struct xvip_addr {
 	__be32 a[4];
@@ -41,10 +51,17 @@ _Static_assert(sizeof(struct xvip_addr) == 16, "xvip_addr layout");
 
 /* xvip_vip: every VIP address the node serves on some port. */
 struct xvip_vip_val {
-	__u32 flags;		/* XVIP_VIP_F_* */
+	__u32 flags;		/* reserved, 0 */
 	__u32 nports;		/* VIP:port/proto entries in xvip_svc */
+	/*
+	 * Service id + 1 that takes fragments whose first fragment has not
+	 * been seen yet (no ports to look up), when exactly one Service port
+	 * of that protocol is on this VIP; 0 when none or ambiguous.
+	 */
+	__u32 frag_svc_udp;
+	__u32 frag_svc_tcp;
 };
-_Static_assert(sizeof(struct xvip_vip_val) == 8, "xvip_vip_val layout");
+_Static_assert(sizeof(struct xvip_vip_val) == 16, "xvip_vip_val layout");
 
 /* xvip_svc key: one Service port on one VIP. */
 struct xvip_svc_key {
@@ -57,13 +74,70 @@ _Static_assert(sizeof(struct xvip_svc_key) == 20, "xvip_svc_key layout");
 
 enum xvip_svc_flags {
 	XVIP_SVC_F_NONE = 0,
+	XVIP_SVC_F_AFFINITY = 1 << 0,	/* sessionAffinity: ClientIP */
+	XVIP_SVC_F_SRC_RANGES = 1 << 1,	/* loadBalancerSourceRanges in xvip_srcrange */
 };
 
 struct xvip_svc_val {
 	__u32 id;		/* index into xvip_maglev and xvip_svc_stats */
 	__u32 flags;		/* XVIP_SVC_F_* */
+	__u32 affinity_s;	/* sessionAffinityConfig.clientIP.timeoutSeconds */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct xvip_svc_val) == 8, "xvip_svc_val layout");
+_Static_assert(sizeof(struct xvip_svc_val) == 16, "xvip_svc_val layout");
+
+/*
+ * xvip_srcrange: LPM trie of the source prefixes a service admits. The
+ * service id comes first in network order so the trie matches it whole
+ * (prefixlen = 32 + prefix length over the 128-bit mapped address).
+ */
+struct xvip_srcrange_key {
+	__u32 prefixlen;
+	__be32 svc_id;
+	struct xvip_addr addr;
+};
+_Static_assert(sizeof(struct xvip_srcrange_key) == 24, "xvip_srcrange_key layout");
+
+/* xvip_affinity: sessionAffinity ClientIP, per client address and service. */
+struct xvip_affinity_key {
+	struct xvip_addr client;
+	__u32 svc_id;
+};
+_Static_assert(sizeof(struct xvip_affinity_key) == 20, "xvip_affinity_key layout");
+
+struct xvip_affinity_val {
+	__u32 backend_id;
+	__u32 pad;
+	__u64 seen_ns;
+};
+_Static_assert(sizeof(struct xvip_affinity_val) == 16, "xvip_affinity_val layout");
+
+/*
+ * xvip_frag: which backend an IP datagram's fragments go to, keyed by the
+ * datagram's identity, so later fragments (no L4 header) follow the first
+ * and the first follows later fragments that arrived before it.
+ */
+struct xvip_frag_key {
+	struct xvip_addr saddr;
+	struct xvip_addr daddr;
+	__u32 id;		/* IPv4 identification (16 bits) or IPv6 (32 bits) */
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xvip_frag_key) == 40, "xvip_frag_key layout");
+
+struct xvip_frag_val {
+	__u32 backend_id;
+	__u32 svc_id;
+};
+_Static_assert(sizeof(struct xvip_frag_val) == 8, "xvip_frag_val layout");
+
+/*
+ * Source address a hairpinned flow (a pod balanced to itself) carries into
+ * the pod, so its reply comes back through the node to be translated.
+ */
+#define XVIP_HAIRPIN_V4		0xa9fe2a01	/* 169.254.42.1, host order */
+#define XVIP_HAIRPIN_V6		{ 0xfd, 0x78, 0x76, 0x69, 0x70, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }
 
 /*
  * xvip_maglev: array of maps indexed by service id. Each inner map is an
@@ -115,10 +189,31 @@ _Static_assert(sizeof(struct xvip_ct_val) == 24, "xvip_ct_val layout");
 struct xvip_rnat_val {
 	struct xvip_addr vip;
 	__be16 vport;
-	__u8 pad[2];
+	__u8 flags;		/* XVIP_RNAT_F_* */
+	__u8 pad;
 	__u32 svc_id;
 };
+
+/* The flow was hairpinned: the reply's destination goes back to the pod itself. */
+#define XVIP_RNAT_F_HAIRPIN	1
 _Static_assert(sizeof(struct xvip_rnat_val) == 24, "xvip_rnat_val layout");
+
+/*
+ * xvip_sock_rev (LRU, XVIP_SOCK_REV_MAX entries): for a socket on the node
+ * whose connect or sendmsg to a VIP was sent to an endpoint, the endpoint
+ * address and port -> the VIP:port asked for (value: struct xvip_rnat_val),
+ * so recvmsg and getpeername show the VIP. The socket cookie is never
+ * reused while the machine runs, so an entry outliving its socket is only
+ * dead weight for the LRU to evict, never a wrong answer.
+ */
+#define XVIP_SOCK_REV_MAX	131072
+struct xvip_sock_key {
+	__u64 cookie;		/* bpf_get_socket_cookie() */
+	struct xvip_addr addr;	/* endpoint */
+	__be16 port;		/* endpoint port */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct xvip_sock_key) == 32, "xvip_sock_key layout");
 
 /* Per-CPU packet and byte counts: xvip_stats, xvip_svc_stats, xvip_be_stats. */
 struct xvip_counter {
@@ -137,19 +232,34 @@ enum xvip_stat {
 	XVIP_STAT_LB_NEW = 1,		/* new flow balanced (conntrack insert) */
 	XVIP_STAT_LB_CT = 2,		/* established flow (conntrack hit) */
 	XVIP_STAT_RNAT = 3,		/* reply translated back to the VIP */
-	XVIP_STAT_VIP_ICMP = 4,		/* ICMP to a VIP, passed to the host */
+	XVIP_STAT_VIP_ICMP = 4,		/* ICMP (not an error) to a VIP, passed to the host */
 	XVIP_STAT_UNPARSED = 5,		/* too short or unknown to parse, passed */
 	XVIP_STAT_CT_FAIL = 6,		/* conntrack insert failed; flow still balanced */
-	XVIP_STAT_DROP_FIRST = 8,
-	XVIP_DROP_UNSERVED = 8,		/* VIP on a port/proto no Service serves */
-	XVIP_DROP_NO_BACKEND = 9,	/* Service has no endpoint for new flows */
-	XVIP_DROP_NO_TABLE = 10,	/* Maglev table missing or empty slot */
-	XVIP_DROP_FRAGMENT = 11,	/* IP fragment to a VIP */
-	XVIP_DROP_TRUNCATED = 12,	/* VIP packet with a truncated L4 header */
-	XVIP_DROP_BAD_IP = 13,		/* VIP packet with a bad IP header length */
-	XVIP_DROP_PROTO = 14,		/* VIP packet, protocol not balanced */
-	XVIP_DROP_SCTP_PORT = 15,	/* SCTP needs a port rewrite (CRC32c not updatable) */
-	XVIP_STAT_MAX = 16,
+	XVIP_STAT_FRAG = 7,		/* later fragment sent after its datagram's first */
+	XVIP_STAT_FRAG_EARLY = 8,	/* later fragment before its first: backend chosen for it */
+	XVIP_STAT_ICMP_XLATE = 9,	/* ICMP error about a balanced flow translated */
+	XVIP_STAT_HAIRPIN = 10,		/* pod balanced to itself, source rewritten */
+	XVIP_STAT_AFFINITY = 11,	/* new flow placed by session affinity */
+	XVIP_STAT_SOCK_CONNECT = 12,	/* node socket connect to a VIP: sent to an endpoint */
+	XVIP_STAT_SOCK_SENDMSG = 13,	/* node UDP datagram to a VIP: sent to an endpoint */
+	XVIP_STAT_SOCK_REVERSE = 14,	/* recvmsg/getpeername of a node socket shown as the VIP */
+	XVIP_STAT_SOCK_REV_FAIL = 15,	/* xvip_sock_rev insert failed; peer shown as the endpoint */
+	XVIP_STAT_DROP_FIRST = 16,
+	XVIP_DROP_UNSERVED = 16,	/* VIP on a port/proto no Service serves */
+	XVIP_DROP_NO_BACKEND = 17,	/* Service has no endpoint for new flows */
+	XVIP_DROP_NO_TABLE = 18,	/* Maglev table missing or empty slot */
+	XVIP_DROP_FRAGMENT = 19,	/* fragment to a VIP that cannot be placed */
+	XVIP_DROP_TRUNCATED = 20,	/* VIP packet with a truncated L4 header */
+	XVIP_DROP_BAD_IP = 21,		/* VIP packet with a bad IP header */
+	XVIP_DROP_PROTO = 22,		/* VIP packet, protocol not balanced */
+	XVIP_DROP_SCTP_PORT = 23,	/* SCTP needs a port rewrite (CRC32c not updatable) */
+	XVIP_DROP_SRC_RANGE = 24,	/* source outside loadBalancerSourceRanges */
+	XVIP_DROP_EXT_HDRS = 25,	/* more IPv6 extension headers than XVIP_IPV6_EXT_MAX */
+	XVIP_DROP_ICMP_UNKNOWN = 26,	/* ICMP error to a VIP about no known flow */
+	XVIP_DROP_SOCK_UNSERVED = 27,	/* node socket to a VIP port no Service serves: EPERM */
+	XVIP_DROP_SOCK_NO_BACKEND = 28,	/* node socket to a Service without endpoints: EPERM */
+	XVIP_DROP_SOCK_FAMILY = 29,	/* endpoint of the other family than the socket: EPERM */
+	XVIP_STAT_MAX = 32,
 };
 
 #endif /* XVIP_H */

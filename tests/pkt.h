@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -29,6 +30,25 @@ struct pkt_spec {
 	uint8_t ip_opt_words;		/* IPv4 options, in 32-bit words (NOPs) */
 	uint16_t frag_off;		/* IPv4 frag_off field, host order (MF = 0x2000) */
 	uint8_t ttl;			/* 0: 64 */
+	uint16_t ip_id;			/* IPv4 identification (0: 0x1234) */
+	/* 802.1Q tags, outermost first; qinq makes the outer one 802.1ad */
+	uint8_t nvlan;
+	uint16_t vlan[2];
+	bool qinq;
+	/* IPv6 extension headers before L4 (IPPROTO_HOPOPTS/DSTOPTS/ROUTING) */
+	uint8_t nv6ext;
+	uint8_t v6ext[8];
+	/* IPv6 fragment header: offset in 8-byte units, more fragments, id */
+	bool v6frag;
+	uint16_t v6frag_offset;
+	bool v6frag_more;
+	uint32_t v6frag_id;
+	/* A later fragment: no L4 header, only payload bytes. */
+	bool no_l4;
+	/* ICMP error: type/code/the 32-bit rest (e.g. MTU) quoting *inner. */
+	const struct pkt_spec *inner;
+	uint8_t icmp_type, icmp_code;
+	uint32_t icmp_rest;
 };
 
 #define PKT_MAX 2048
@@ -83,8 +103,20 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t ca
 	memset(buf, 0, cap);
 	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x02", 6);
 	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x01", 6);
-	eth->h_proto = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
-	off = sizeof(*eth);
+	off = offsetof(struct ethhdr, h_proto);
+	for (unsigned int i = 0; i < s->nvlan && i < 2; i++) {
+		uint16_t tpid = (i == 0 && s->qinq) ? ETH_P_8021AD : ETH_P_8021Q;
+
+		buf[off] = (uint8_t)(tpid >> 8);
+		buf[off + 1] = (uint8_t)tpid;
+		buf[off + 2] = (uint8_t)(s->vlan[i] >> 8);
+		buf[off + 3] = (uint8_t)s->vlan[i];
+		off += 4;
+	}
+	buf[off] = v6 ? 0x86 : 0x08;
+	buf[off + 1] = v6 ? 0xdd : 0x00;
+	off += 2;
+	(void)eth;
 
 	switch (s->proto) {
 	case IPPROTO_TCP:
@@ -97,8 +129,25 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t ca
 		l4hdr = 12;
 		break;
 	default:
-		l4hdr = 8;	/* ICMP echo header */
+		l4hdr = 8;	/* ICMP header */
 	}
+	if (s->no_l4)
+		l4hdr = 0;
+
+	/* An ICMP error quotes the inner packet's IP header and 8 bytes of L4. */
+	uint8_t quote[128];
+	size_t quote_len = 0;
+
+	if (s->inner) {
+		uint8_t ib[PKT_MAX];
+		size_t ihl = strchr(s->inner->saddr, ':') ? 40 : 20;
+		size_t eoff = 14;
+
+		pkt_build(s->inner, ib, sizeof(ib));
+		quote_len = ihl + 8;
+		memcpy(quote, ib + eoff, quote_len);
+	}
+	size_t v6ext_len = (size_t)s->nv6ext * 8 + (s->v6frag ? 8 : 0);
 
 	if (!v6) {
 		struct iphdr *iph = (struct iphdr *)(buf + off);
@@ -108,8 +157,8 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t ca
 		inet_pton(AF_INET, s->daddr, &d4);
 		iph->version = 4;
 		iph->ihl = (uint8_t)(hlen / 4);
-		iph->tot_len = htons((uint16_t)(hlen + l4hdr + s->payload));
-		iph->id = htons(0x1234);
+		iph->tot_len = htons((uint16_t)(hlen + l4hdr + quote_len + s->payload));
+		iph->id = htons(s->ip_id ? s->ip_id : 0x1234);
 		iph->frag_off = htons(s->frag_off);
 		iph->ttl = s->ttl ? s->ttl : 64;
 		iph->protocol = s->proto;
@@ -124,18 +173,47 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t ca
 		inet_pton(AF_INET6, s->saddr, &s6);
 		inet_pton(AF_INET6, s->daddr, &d6);
 		ip6->version = 6;
-		ip6->payload_len = htons((uint16_t)(l4hdr + s->payload));
-		ip6->nexthdr = s->proto;
+		ip6->payload_len = htons((uint16_t)(v6ext_len + l4hdr + quote_len + s->payload));
 		ip6->hop_limit = s->ttl ? s->ttl : 64;
 		memcpy(&ip6->saddr, &s6, 16);
 		memcpy(&ip6->daddr, &d6, 16);
 		l3len = sizeof(*ip6);
+		/* Chain: the listed extension headers, then the fragment header, then L4. */
+		uint8_t *nh = &ip6->nexthdr;
+
+		for (unsigned int i = 0; i < s->nv6ext; i++) {
+			uint8_t *e = buf + off + l3len;
+
+			*nh = s->v6ext[i];
+			e[1] = 0;	/* 8 bytes */
+			e[2] = 1;	/* PadN option filling the rest */
+			e[3] = 4;
+			nh = &e[0];
+			l3len += 8;
+		}
+		if (s->v6frag) {
+			uint8_t *e = buf + off + l3len;
+			uint16_t fo = (uint16_t)(s->v6frag_offset << 3 | (s->v6frag_more ? 1 : 0));
+
+			*nh = 44;
+			e[2] = (uint8_t)(fo >> 8);
+			e[3] = (uint8_t)fo;
+			e[4] = (uint8_t)(s->v6frag_id >> 24);
+			e[5] = (uint8_t)(s->v6frag_id >> 16);
+			e[6] = (uint8_t)(s->v6frag_id >> 8);
+			e[7] = (uint8_t)s->v6frag_id;
+			nh = &e[0];
+			l3len += 8;
+		}
+		*nh = s->proto;
 	}
 	l4 = buf + off + l3len;
 	for (size_t i = 0; i < s->payload; i++)
-		l4[l4hdr + i] = (uint8_t)(i * 7 + 3);
+		l4[l4hdr + quote_len + i] = (uint8_t)(i * 7 + 3);
 
-	if (s->proto == IPPROTO_TCP) {
+	if (s->no_l4) {
+		/* payload only */
+	} else if (s->proto == IPPROTO_TCP) {
 		struct tcphdr *th = (struct tcphdr *)l4;
 
 		th->source = htons(s->sport);
@@ -158,20 +236,38 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t ca
 		((uint16_t *)l4)[0] = htons(s->sport);
 		((uint16_t *)l4)[1] = htons(s->dport);
 		memcpy(l4 + 4, "\xde\xad\xbe\xef\x11\x22\x33\x44", 8);
+	} else if (s->inner) {
+		l4[0] = s->icmp_type;
+		l4[1] = s->icmp_code;
+		l4[4] = (uint8_t)(s->icmp_rest >> 24);
+		l4[5] = (uint8_t)(s->icmp_rest >> 16);
+		l4[6] = (uint8_t)(s->icmp_rest >> 8);
+		l4[7] = (uint8_t)s->icmp_rest;
+		memcpy(l4 + 8, quote, quote_len);
 	} else {
 		l4[0] = v6 ? 128 : 8;	/* echo request */
 	}
 
-	size_t l4len = l4hdr + s->payload;
+	size_t l4len = l4hdr + quote_len + s->payload;
 	const void *sa = v6 ? (const void *)&s6 : (const void *)&s4;
 	const void *da = v6 ? (const void *)&d6 : (const void *)&d4;
 
-	if (s->proto == IPPROTO_TCP)
+	if (s->no_l4)
+		;	/* the checksum lives in the first fragment */
+	else if (s->proto == IPPROTO_TCP)
 		((struct tcphdr *)l4)->check = pkt_l4_csum(v6, sa, da, s->proto, l4, l4len);
 	else if (s->proto == IPPROTO_UDP && !(s->udp_zero_csum && !v6)) {
 		uint16_t c = pkt_l4_csum(v6, sa, da, s->proto, l4, l4len);
 
 		((struct udphdr *)l4)->check = c ? c : 0xffff;
+	} else if (s->proto == IPPROTO_ICMP) {
+		uint16_t c = htons(pkt_fold(pkt_sum(l4, l4len, 0)));
+
+		memcpy(l4 + 2, &c, 2);
+	} else if (s->proto == IPPROTO_ICMPV6) {
+		uint16_t c = pkt_l4_csum(true, sa, da, s->proto, l4, l4len);
+
+		memcpy(l4 + 2, &c, 2);
 	}
 	return off + l3len + l4len;
 }

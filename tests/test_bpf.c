@@ -102,6 +102,16 @@ static int add_service(uint32_t id, const char *vip, uint16_t port, uint8_t prot
 	return ret ?: xvip_maps_vip_set(&dp.maps, &k.vip, &vv);
 }
 
+static int set_frag_svcs(const char *vip, uint32_t nports, uint32_t udp_id1, uint32_t tcp_id1)
+{
+	struct xvip_vip_val vv = { .nports = nports, .frag_svc_udp = udp_id1,
+				   .frag_svc_tcp = tcp_id1 };
+	struct xvip_addr a;
+
+	addr(vip, &a);
+	return xvip_maps_vip_set(&dp.maps, &a, &vv);
+}
+
 static uint64_t stat_of(uint32_t idx)
 {
 	struct xvip_counter c = {};
@@ -196,6 +206,9 @@ static void setup(void)
 			     1, 20) &&
 		!add_service(6, VIP, 3868, IPPROTO_SCTP, pods + 2, sports, 1, 30) &&
 		!add_service(7, VIP, 3869, IPPROTO_SCTP, pods + 2, sports, 1, 31);
+	/* What the reconciler derives: the one service per protocol taking early fragments. */
+	dp_ok = dp_ok && !set_frag_svcs(VIP, 3, 3, 2) && !set_frag_svcs("198.18.21.2", 1, 0, 4) &&
+		!set_frag_svcs("2001:db8:21::1", 1, 0, 6);
 	if (!dp_ok)
 		dp_skip = "map setup failed";
 }
@@ -383,21 +396,191 @@ TEST(xdp_ip_options_are_skipped)
 	expect("ip options", xdp_fd(), &in, XDP_PASS, &out);
 }
 
-TEST(xdp_fragment_to_vip_is_dropped)
+/* Every fragment of a datagram goes where its first fragment went, in any order. */
+TEST(xdp_fragments_follow_their_first)
 {
 	NEED_DP();
-	uint64_t before = stat_of(XVIP_DROP_FRAGMENT);
 	struct pkt_spec first = { .saddr = CLIENT, .daddr = VIP, .sport = 5000, .dport = 53,
-				  .proto = IPPROTO_UDP, .payload = 64, .frag_off = 0x2000 };
-	struct pkt_spec later = first;
-	struct pkt_spec other = first;
+				  .proto = IPPROTO_UDP, .payload = 64, .frag_off = 0x2000,
+				  .ip_id = 0x4001 };
+	struct pkt_spec later = { .saddr = CLIENT, .daddr = VIP, .proto = IPPROTO_UDP,
+				  .payload = 40, .frag_off = 0x0009, .ip_id = 0x4001,
+				  .no_l4 = true };
+	struct pkt_spec first_out = first, later_out = later;
+	struct pkt_spec other = later;
+	uint64_t frag = stat_of(XVIP_STAT_FRAG), early = stat_of(XVIP_STAT_FRAG_EARLY);
 
-	later.frag_off = 0x0010;
+	first_out.daddr = POD2;
+	first_out.dport = 5353;
+	later_out.daddr = POD2;
+	expect("first fragment", xdp_fd(), &first, XDP_PASS, &first_out);
+	expect("later fragment follows", xdp_fd(), &later, XDP_PASS, &later_out);
+	ASSERT_EQ(stat_of(XVIP_STAT_FRAG), frag + 1, "fragment counter");
+
+	/* Out of order: the later fragment first, then the first follows it. */
+	later.ip_id = first.ip_id = 0x4002;
+	later_out.ip_id = first_out.ip_id = 0x4002;
+	expect("later fragment before its first", xdp_fd(), &later, XDP_PASS, &later_out);
+	expect("first fragment after it", xdp_fd(), &first, XDP_PASS, &first_out);
+	ASSERT_EQ(stat_of(XVIP_STAT_FRAG_EARLY), early + 1, "early fragment counter");
+
 	other.daddr = POD1;
-	expect("first fragment", xdp_fd(), &first, XDP_DROP, NULL);
-	expect("later fragment", xdp_fd(), &later, XDP_DROP, NULL);
 	expect("fragment to a non-vip", xdp_fd(), &other, XDP_PASS, NULL);
-	ASSERT_EQ(stat_of(XVIP_DROP_FRAGMENT), before + 2, "fragment counter");
+}
+
+TEST(xdp_unplaceable_fragment_is_dropped)
+{
+	NEED_DP();
+	/* 198.18.21.2 serves only TCP/80: a UDP fragment there has no service. */
+	struct pkt_spec later = { .saddr = CLIENT, .daddr = "198.18.21.2",
+				  .proto = IPPROTO_UDP, .payload = 40, .frag_off = 0x0009,
+				  .ip_id = 0x4003, .no_l4 = true };
+	uint64_t before = stat_of(XVIP_DROP_FRAGMENT);
+
+	expect("udp fragment, no udp service", xdp_fd(), &later, XDP_DROP, NULL);
+	ASSERT_EQ(stat_of(XVIP_DROP_FRAGMENT), before + 1, "fragment drop counter");
+}
+
+TEST(xdp_ipv6_fragments)
+{
+	NEED_DP();
+	struct pkt_spec first = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::1",
+				  .sport = 40000, .dport = 443, .proto = IPPROTO_TCP,
+				  .payload = 64, .v6frag = true, .v6frag_more = true,
+				  .v6frag_id = 0xabcdef01 };
+	struct pkt_spec later = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::1",
+				  .proto = IPPROTO_TCP, .payload = 48, .v6frag = true,
+				  .v6frag_offset = 10, .v6frag_id = 0xabcdef01, .no_l4 = true };
+	struct pkt_spec fo = first, lo = later;
+
+	fo.daddr = lo.daddr = "2001:db8:20::11";
+	fo.dport = 8443;
+	expect("ipv6 first fragment", xdp_fd(), &first, XDP_PASS, &fo);
+	expect("ipv6 later fragment", xdp_fd(), &later, XDP_PASS, &lo);
+}
+
+TEST(xdp_vlan_tagged_uplink)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = 40200, .dport = 80,
+			       .proto = IPPROTO_TCP, .tcp_flags = TH_SYN, .nvlan = 1,
+			       .vlan = { 100 } };
+	struct pkt_spec out = in;
+	struct pkt_spec qinq = in;
+
+	out.daddr = POD1;
+	out.dport = 8080;
+	expect("802.1Q", xdp_fd(), &in, XDP_PASS, &out);
+	qinq.nvlan = 2;
+	qinq.qinq = true;
+	qinq.vlan[1] = 200;
+	qinq.sport = 40201;
+	out = qinq;
+	out.daddr = POD1;
+	out.dport = 8080;
+	expect("802.1ad + 802.1Q", xdp_fd(), &qinq, XDP_PASS, &out);
+}
+
+TEST(xdp_ipv6_extension_headers)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::1",
+			       .sport = 40010, .dport = 443, .proto = IPPROTO_TCP,
+			       .tcp_flags = TH_SYN, .payload = 10, .nv6ext = 2,
+			       .v6ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS } };
+	struct pkt_spec out = in;
+	struct pkt_spec many = in;
+	uint64_t before = stat_of(XVIP_DROP_EXT_HDRS);
+
+	out.daddr = "2001:db8:20::11";
+	out.dport = 8443;
+	expect("hop-by-hop + destination options", xdp_fd(), &in, XDP_PASS, &out);
+	many.nv6ext = XVIP_IPV6_EXT_MAX + 1;
+	for (int i = 0; i < XVIP_IPV6_EXT_MAX + 1; i++)
+		many.v6ext[i] = IPPROTO_DSTOPTS;
+	expect("too many extension headers", xdp_fd(), &many, XDP_DROP, NULL);
+	ASSERT_EQ(stat_of(XVIP_DROP_EXT_HDRS), before + 1, "ext header drop counter");
+	many.daddr = "2001:db8:21::99";
+	expect("too many, not a vip: passed", xdp_fd(), &many, XDP_PASS, NULL);
+}
+
+/* Fragmentation needed from a router on the way back: to the flow's pod, translated. */
+TEST(xdp_icmp_frag_needed_goes_to_the_flow_endpoint)
+{
+	NEED_DP();
+	struct pkt_spec syn = { .saddr = CLIENT, .daddr = VIP, .sport = 43000, .dport = 80,
+				.proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	struct pkt_spec dnat = syn;
+	/* The reply the router could not forward: VIP:80 -> client, as it left the node. */
+	struct pkt_spec reply = { .saddr = VIP, .daddr = CLIENT, .sport = 80, .dport = 43000,
+				  .proto = IPPROTO_TCP, .payload = 1400 };
+	struct pkt_spec icmp = { .saddr = "198.18.30.254", .daddr = VIP, .proto = IPPROTO_ICMP,
+				 .inner = &reply, .icmp_type = 3, .icmp_code = 4,
+				 .icmp_rest = 1300 };
+	struct pkt_spec want_inner = reply;
+	struct pkt_spec want = icmp;
+	uint64_t before = stat_of(XVIP_STAT_ICMP_XLATE), unknown = stat_of(XVIP_DROP_ICMP_UNKNOWN);
+
+	dnat.daddr = POD1;
+	dnat.dport = 8080;
+	expect("syn", xdp_fd(), &syn, XDP_PASS, &dnat);
+	want_inner.saddr = POD1;
+	want_inner.sport = 8080;
+	want.daddr = POD1;
+	want.inner = &want_inner;
+	expect("frag needed", xdp_fd(), &icmp, XDP_PASS, &want);
+	ASSERT_EQ(stat_of(XVIP_STAT_ICMP_XLATE), before + 1, "icmp translated counter");
+
+	reply.dport = 43999;	/* no such flow */
+	expect("frag needed, unknown flow", xdp_fd(), &icmp, XDP_DROP, NULL);
+	ASSERT_EQ(stat_of(XVIP_DROP_ICMP_UNKNOWN), unknown + 1, "icmp unknown counter");
+}
+
+TEST(xdp_icmp_error_udp_quote)
+{
+	NEED_DP();
+	struct pkt_spec q = { .saddr = CLIENT, .daddr = VIP, .sport = 6100, .dport = 53,
+			      .proto = IPPROTO_UDP, .payload = 12 };
+	struct pkt_spec dnat = q;
+	struct pkt_spec reply = { .saddr = VIP, .daddr = CLIENT, .sport = 53, .dport = 6100,
+				  .proto = IPPROTO_UDP, .payload = 30 };
+	struct pkt_spec icmp = { .saddr = "198.18.30.254", .daddr = VIP, .proto = IPPROTO_ICMP,
+				 .inner = &reply, .icmp_type = 11 /* time exceeded */ };
+	struct pkt_spec wi = reply, want = icmp;
+
+	dnat.daddr = POD2;
+	dnat.dport = 5353;
+	expect("query", xdp_fd(), &q, XDP_PASS, &dnat);
+	wi.saddr = POD2;
+	wi.sport = 5353;
+	want.daddr = POD2;
+	want.inner = &wi;
+	expect("time exceeded quoting udp", xdp_fd(), &icmp, XDP_PASS, &want);
+}
+
+TEST(xdp_icmpv6_packet_too_big)
+{
+	NEED_DP();
+	struct pkt_spec syn = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::1",
+				.sport = 44000, .dport = 443, .proto = IPPROTO_TCP,
+				.tcp_flags = TH_SYN };
+	struct pkt_spec dnat = syn;
+	struct pkt_spec reply = { .saddr = "2001:db8:21::1", .daddr = "2001:db8:30::10",
+				  .sport = 443, .dport = 44000, .proto = IPPROTO_TCP,
+				  .payload = 1400 };
+	struct pkt_spec ptb = { .saddr = "2001:db8:30::fe", .daddr = "2001:db8:21::1",
+				.proto = IPPROTO_ICMPV6, .inner = &reply, .icmp_type = 2,
+				.icmp_rest = 1280 };
+	struct pkt_spec wi = reply, want = ptb;
+
+	dnat.daddr = "2001:db8:20::11";
+	dnat.dport = 8443;
+	expect("v6 syn", xdp_fd(), &syn, XDP_PASS, &dnat);
+	wi.saddr = "2001:db8:20::11";
+	wi.sport = 8443;
+	want.daddr = "2001:db8:20::11";
+	want.inner = &wi;
+	expect("packet too big", xdp_fd(), &ptb, XDP_PASS, &want);
 }
 
 TEST(xdp_icmp_to_vip_passes)
@@ -599,7 +782,11 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(xdp_tcp_syn_to_vip_is_dnatted),
 	  TEST_CASE(xdp_vip_unserved_port_is_dropped),
 	  TEST_CASE(xdp_service_without_endpoints_drops), TEST_CASE(xdp_truncated_headers),
 	  TEST_CASE(xdp_bad_ihl_to_vip_is_dropped), TEST_CASE(xdp_ip_options_are_skipped),
-	  TEST_CASE(xdp_fragment_to_vip_is_dropped), TEST_CASE(xdp_icmp_to_vip_passes),
+	  TEST_CASE(xdp_fragments_follow_their_first),
+	  TEST_CASE(xdp_unplaceable_fragment_is_dropped), TEST_CASE(xdp_ipv6_fragments),
+	  TEST_CASE(xdp_vlan_tagged_uplink), TEST_CASE(xdp_ipv6_extension_headers),
+	  TEST_CASE(xdp_icmp_frag_needed_goes_to_the_flow_endpoint),
+	  TEST_CASE(xdp_icmp_error_udp_quote), TEST_CASE(xdp_icmpv6_packet_too_big), TEST_CASE(xdp_icmp_to_vip_passes),
 	  TEST_CASE(xdp_other_protocol_to_vip_is_dropped), TEST_CASE(xdp_sctp_address_only),
 	  TEST_CASE(xdp_ipv6_tcp_to_vip), TEST_CASE(xdp_maglev_pick_matches_flow_hash),
 	  TEST_CASE(tc_reply_is_reverse_translated),

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -22,6 +23,9 @@ static const struct {
 	{ XVIP_MAP_STATS, offsetof(struct xvip_maps, stats) },
 	{ XVIP_MAP_SVC_STATS, offsetof(struct xvip_maps, svc_stats) },
 	{ XVIP_MAP_BE_STATS, offsetof(struct xvip_maps, be_stats) },
+	{ XVIP_MAP_SRCRANGE, offsetof(struct xvip_maps, srcrange) },
+	{ XVIP_MAP_AFFINITY, offsetof(struct xvip_maps, affinity) },
+	{ XVIP_MAP_FRAG, offsetof(struct xvip_maps, frag) },
 };
 #define NMAPS (sizeof(map_table) / sizeof(map_table[0]))
 
@@ -120,6 +124,36 @@ int xvip_maps_svc_del(const struct xvip_maps *m, const struct xvip_svc_key *k)
 	return ret == -ENOENT ? 0 : ret;
 }
 
+static void srcrange_key(struct xvip_srcrange_key *k, uint32_t svc_id,
+			 const struct xvip_addr *addr, uint8_t plen)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 32u + plen;
+	k->svc_id = htonl(svc_id);
+	k->addr = *addr;
+}
+
+int xvip_maps_srcrange_set(const struct xvip_maps *m, uint32_t svc_id,
+			   const struct xvip_addr *addr, uint8_t plen)
+{
+	struct xvip_srcrange_key k;
+	uint8_t one = 1;
+
+	srcrange_key(&k, svc_id, addr, plen);
+	return ret_errno(bpf_map_update_elem(m->srcrange, &k, &one, BPF_ANY));
+}
+
+int xvip_maps_srcrange_del(const struct xvip_maps *m, uint32_t svc_id,
+			   const struct xvip_addr *addr, uint8_t plen)
+{
+	struct xvip_srcrange_key k;
+	int ret;
+
+	srcrange_key(&k, svc_id, addr, plen);
+	ret = ret_errno(bpf_map_delete_elem(m->srcrange, &k));
+	return ret == -ENOENT ? 0 : ret;
+}
+
 int xvip_maps_svc_foreach(const struct xvip_maps *m,
 			  int (*cb)(const struct xvip_svc_key *k, const struct xvip_svc_val *v,
 				    void *ctx),
@@ -164,8 +198,8 @@ int xvip_maps_be_foreach(const struct xvip_maps *m,
 			 void *ctx)
 {
 	enum { CHUNK = 4096 };
-	struct xvip_backend *vals = malloc(CHUNK * sizeof(*vals));
-	uint32_t *keys = malloc(CHUNK * sizeof(*keys));
+	struct xvip_backend *vals = calloc(CHUNK, sizeof(*vals));
+	uint32_t *keys = calloc(CHUNK, sizeof(*keys));
 	uint32_t out_batch, count;
 	void *in = NULL;
 	int ret = 0, err;

@@ -15,6 +15,7 @@ struct bpf_object;
 
 struct xvip_maps {
 	int vip, svc, maglev, be, ct, rnat, stats, svc_stats, be_stats;
+	int srcrange, affinity, frag;
 	int ncpus;
 };
 
@@ -35,6 +36,11 @@ int xvip_maps_svc_set(const struct xvip_maps *m, const struct xvip_svc_key *k,
 int xvip_maps_svc_get(const struct xvip_maps *m, const struct xvip_svc_key *k,
 		      struct xvip_svc_val *v);
 int xvip_maps_svc_del(const struct xvip_maps *m, const struct xvip_svc_key *k);
+/* loadBalancerSourceRanges: one prefix of one service. */
+int xvip_maps_srcrange_set(const struct xvip_maps *m, uint32_t svc_id,
+			   const struct xvip_addr *addr, uint8_t plen);
+int xvip_maps_srcrange_del(const struct xvip_maps *m, uint32_t svc_id,
+			   const struct xvip_addr *addr, uint8_t plen);
 /* Calls cb for every service entry; stops and returns cb's value if non-zero. */
 int xvip_maps_svc_foreach(const struct xvip_maps *m,
 			  int (*cb)(const struct xvip_svc_key *k, const struct xvip_svc_val *v,

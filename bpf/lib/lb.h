@@ -1,28 +1,108 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The load-balancing core, shared by every hook: conntrack lookup, Maglev
- * pick for new flows, conntrack and reverse-NAT insert. It decides; the
- * hook rewrites the packet its own way (direct writes in XDP, skb helpers
- * in tc).
+ * The load-balancing core, shared by every hook: conntrack lookup, source
+ * ranges, session affinity, Maglev pick for new flows, conntrack and
+ * reverse-NAT insert, fragment steering. It decides; the hook rewrites the
+ * packet its own way (direct writes in XDP, skb helpers in tc).
  */
 #ifndef XVIP_BPF_LB_H
 #define XVIP_BPF_LB_H
 
 #include "common.h"
 #include "maps.h"
+#include "parse.h"
 
 struct xvip_lb_result {
 	struct xvip_backend *be;
 	__u32 be_id;
 	__u32 svc_id;
+	__u8 hairpin;		/* the client is the chosen endpoint itself */
 };
 
-XVIP_INLINE int lb_new_flow(const struct xvip_flow *flow, struct xvip_lb_result *res)
+XVIP_INLINE bool lb_be_valid(const struct xvip_backend *be, __u32 svc_id)
+{
+	return be && be->state != XVIP_BE_UNUSED && be->svc_id == svc_id;
+}
+
+XVIP_INLINE bool addr_eq(const struct xvip_addr *a, const struct xvip_addr *b)
+{
+	return a->a[0] == b->a[0] && a->a[1] == b->a[1] && a->a[2] == b->a[2] &&
+	       a->a[3] == b->a[3];
+}
+
+XVIP_INLINE void lb_hairpin_addr(struct xvip_addr *a, bool v6)
+{
+	if (v6) {
+		const __u8 h6[16] = XVIP_HAIRPIN_V6;
+
+		__builtin_memcpy(a, h6, sizeof(*a));
+	} else {
+		addr_set_v4(a, bpf_htonl(XVIP_HAIRPIN_V4));
+	}
+}
+
+XVIP_INLINE bool addr_is_v4(const struct xvip_addr *a)
+{
+	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == bpf_htonl(0x0000ffff);
+}
+
+/* Maglev: the backend in svc_id's table for this hash. */
+XVIP_INLINE int lb_maglev(__u32 svc_id, __u32 hash, struct xvip_lb_result *res)
+{
+	__u32 *size, *be_id, idx = 0;
+	void *table;
+
+	table = bpf_map_lookup_elem(&xvip_maglev, &svc_id);
+	if (!table)
+		return -XVIP_DROP_NO_BACKEND;
+	size = bpf_map_lookup_elem(table, &idx);
+	if (!size || !*size)
+		return -XVIP_DROP_NO_BACKEND;
+	idx = hash % *size + XVIP_MAGLEV_HDR;
+	be_id = bpf_map_lookup_elem(table, &idx);
+	if (!be_id)
+		return -XVIP_DROP_NO_TABLE;
+	res->svc_id = svc_id;
+	res->be_id = *be_id;
+	res->be = bpf_map_lookup_elem(&xvip_be, be_id);
+	if (!lb_be_valid(res->be, svc_id))
+		return -XVIP_DROP_NO_TABLE;
+	return XVIP_STAT_LB_NEW;
+}
+
+/*
+ * sessionAffinity ClientIP: a client keeps its endpoint for affinity_s
+ * seconds after its last new flow, as long as that endpoint is still of
+ * the class the table balances to (ready, else serving).
+ */
+XVIP_INLINE int lb_affinity(const struct xvip_flow *flow, const struct xvip_svc_val *svc,
+			    struct xvip_lb_result *res, __u64 now)
+{
+	struct xvip_affinity_key ak = { .client = flow->saddr, .svc_id = svc->id };
+	struct xvip_affinity_val av = { .backend_id = res->be_id, .seen_ns = now };
+	struct xvip_affinity_val *cur;
+	struct xvip_backend *be;
+	int ret = XVIP_STAT_LB_NEW;
+
+	cur = bpf_map_lookup_elem(&xvip_affinity, &ak);
+	if (cur && now - cur->seen_ns < (__u64)svc->affinity_s * NSEC_PER_SEC) {
+		be = bpf_map_lookup_elem(&xvip_be, &cur->backend_id);
+		if (lb_be_valid(be, svc->id) && be->state == res->be->state) {
+			res->be = be;
+			res->be_id = cur->backend_id;
+			av.backend_id = cur->backend_id;
+			ret = XVIP_STAT_AFFINITY;
+		}
+	}
+	bpf_map_update_elem(&xvip_affinity, &ak, &av, BPF_ANY);
+	return ret;
+}
+
+XVIP_INLINE int lb_new_flow(const struct xvip_flow *flow, struct xvip_lb_result *res, __u64 now)
 {
 	struct xvip_svc_key skey = {};
 	struct xvip_svc_val *svc;
-	__u32 *size, *be_id, idx = 0;
-	void *table;
+	int ret;
 
 	skey.vip = flow->daddr;
 	skey.port = flow->dport;
@@ -30,31 +110,33 @@ XVIP_INLINE int lb_new_flow(const struct xvip_flow *flow, struct xvip_lb_result 
 	svc = bpf_map_lookup_elem(&xvip_svc, &skey);
 	if (!svc)
 		return -XVIP_DROP_UNSERVED;
-	res->svc_id = svc->id;
+	if (svc->flags & XVIP_SVC_F_SRC_RANGES) {
+		struct xvip_srcrange_key rk = {
+			.prefixlen = 32 + 128,
+			.svc_id = bpf_htonl(svc->id),
+			.addr = flow->saddr,
+		};
 
-	table = bpf_map_lookup_elem(&xvip_maglev, &svc->id);
-	if (!table)
-		return -XVIP_DROP_NO_BACKEND;
-	size = bpf_map_lookup_elem(table, &idx);
-	if (!size || !*size)
-		return -XVIP_DROP_NO_BACKEND;
-	idx = xvip_flow_hash(flow) % *size + XVIP_MAGLEV_HDR;
-	be_id = bpf_map_lookup_elem(table, &idx);
-	if (!be_id)
-		return -XVIP_DROP_NO_TABLE;
-	res->be_id = *be_id;
-	res->be = bpf_map_lookup_elem(&xvip_be, be_id);
-	if (!res->be || res->be->state == XVIP_BE_UNUSED || res->be->svc_id != res->svc_id)
-		return -XVIP_DROP_NO_TABLE;
-	return XVIP_STAT_LB_NEW;
+		if (!bpf_map_lookup_elem(&xvip_srcrange, &rk))
+			return -XVIP_DROP_SRC_RANGE;
+	}
+	ret = lb_maglev(svc->id, xvip_flow_hash(flow), res);
+	if (ret < 0)
+		return ret;
+	if (svc->flags & XVIP_SVC_F_AFFINITY)
+		ret = lb_affinity(flow, svc, res, now);
+	return ret;
 }
 
 /* Reverse-NAT key: the reply as it leaves the endpoint, towards the client. */
 XVIP_INLINE void lb_rnat_key(struct xvip_flow *rk, const struct xvip_flow *flow,
-			     const struct xvip_backend *be)
+			     const struct xvip_backend *be, bool hairpin)
 {
 	rk->saddr = be->addr;
-	rk->daddr = flow->saddr;
+	if (hairpin)
+		lb_hairpin_addr(&rk->daddr, !addr_is_v4(&be->addr));
+	else
+		rk->daddr = flow->saddr;
 	rk->sport = be->port;
 	rk->dport = flow->sport;
 	rk->proto = flow->proto;
@@ -73,11 +155,12 @@ XVIP_INLINE int lb_record(const struct xvip_flow *flow, const struct xvip_lb_res
 	struct xvip_rnat_val rv = {
 		.vip = flow->daddr,
 		.vport = flow->dport,
+		.flags = res->hairpin ? XVIP_RNAT_F_HAIRPIN : 0,
 		.svc_id = res->svc_id,
 	};
 	struct xvip_flow rk;
 
-	lb_rnat_key(&rk, flow, res->be);
+	lb_rnat_key(&rk, flow, res->be, res->hairpin);
 	if (bpf_map_update_elem(&xvip_rnat, &rk, &rv, BPF_ANY))
 		return -1;
 	if (bpf_map_update_elem(&xvip_ct, flow, &ct, BPF_ANY))
@@ -85,38 +168,115 @@ XVIP_INLINE int lb_record(const struct xvip_flow *flow, const struct xvip_lb_res
 	return 0;
 }
 
+XVIP_INLINE void lb_frag_key(struct xvip_frag_key *fk, const struct xvip_pkt *p)
+{
+	fk->saddr = p->flow.saddr;
+	fk->daddr = p->flow.daddr;
+	fk->id = p->frag_id;
+	fk->proto = p->flow.proto;
+	fk->pad[0] = fk->pad[1] = fk->pad[2] = 0;
+}
+
 /*
  * Pick the backend for a packet to a VIP. Established flows keep their
  * backend while it exists for the same service; a flow whose backend is
  * gone is balanced again (TCP then gets a RST from the new endpoint
- * rather than silence). Returns XVIP_STAT_LB_NEW, XVIP_STAT_LB_CT or a
- * negative drop reason.
+ * rather than silence). The first fragment of a datagram whose later
+ * fragments came first follows them. Returns an XVIP_STAT_* or a negative
+ * drop reason.
  */
-XVIP_INLINE int lb_pick(const struct xvip_flow *flow, struct xvip_lb_result *res)
+XVIP_INLINE int lb_pick(const struct xvip_pkt *p, struct xvip_lb_result *res)
 {
+	const struct xvip_flow *flow = &p->flow;
+	struct xvip_frag_val *fv = NULL;
+	struct xvip_frag_key fk;
 	struct xvip_ct_val *ct;
 	__u64 now = bpf_ktime_get_ns();
 	int ret;
+
+	if (unlikely(p->frag == XVIP_FRAG_FIRST)) {
+		lb_frag_key(&fk, p);
+		fv = bpf_map_lookup_elem(&xvip_frag, &fk);
+		if (fv) {
+			res->be_id = fv->backend_id;
+			res->svc_id = fv->svc_id;
+			res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
+			if (!lb_be_valid(res->be, res->svc_id))
+				return -XVIP_DROP_FRAGMENT;
+			res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
+			lb_record(flow, res, now);
+			return XVIP_STAT_LB_NEW;
+		}
+	}
 
 	ct = bpf_map_lookup_elem(&xvip_ct, flow);
 	if (ct) {
 		res->be_id = ct->backend_id;
 		res->svc_id = ct->svc_id;
 		res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
-		if (likely(res->be && res->be->state != XVIP_BE_UNUSED &&
-			   res->be->svc_id == res->svc_id)) {
+		if (likely(lb_be_valid(res->be, res->svc_id))) {
 			/* One write a second at most: keeps the cache line shared. */
 			if (now - ct->seen_ns > NSEC_PER_SEC)
 				ct->seen_ns = now;
-			return XVIP_STAT_LB_CT;
+			res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
+			ret = XVIP_STAT_LB_CT;
+			goto frag;
 		}
 	}
-	ret = lb_new_flow(flow, res);
+	ret = lb_new_flow(flow, res, now);
 	if (ret < 0)
 		return ret;
+	res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
 	if (lb_record(flow, res, now))
 		xvip_count(&xvip_stats, XVIP_STAT_CT_FAIL, 0);
+frag:
+	if (unlikely(p->frag == XVIP_FRAG_FIRST)) {
+		struct xvip_frag_val nv = { .backend_id = res->be_id, .svc_id = res->svc_id };
+
+		bpf_map_update_elem(&xvip_frag, &fk, &nv, BPF_ANY);
+	}
 	return ret;
+}
+
+/*
+ * A later fragment (no L4 header): the backend its datagram's first
+ * fragment went to; or, when it arrives first, the backend chosen now for
+ * the whole datagram from the VIP's one service of that protocol (the
+ * first fragment follows it when it comes).
+ */
+XVIP_INLINE int lb_pick_later_frag(const struct xvip_pkt *p, const struct xvip_vip_val *vip,
+				   struct xvip_lb_result *res)
+{
+	struct xvip_frag_val *fv, nv;
+	struct xvip_frag_key fk;
+	struct xvip_flow f;
+	__u32 svc;
+	int ret;
+
+	lb_frag_key(&fk, p);
+	fv = bpf_map_lookup_elem(&xvip_frag, &fk);
+	if (fv) {
+		res->be_id = fv->backend_id;
+		res->svc_id = fv->svc_id;
+		res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
+		if (!lb_be_valid(res->be, res->svc_id))
+			return -XVIP_DROP_FRAGMENT;
+		return XVIP_STAT_FRAG;
+	}
+	svc = p->flow.proto == IPPROTO_UDP ? vip->frag_svc_udp :
+	      p->flow.proto == IPPROTO_TCP ? vip->frag_svc_tcp : 0;
+	if (!svc)
+		return -XVIP_DROP_FRAGMENT;
+	f = p->flow;
+	f.sport = 0;
+	f.dport = 0;
+	ret = lb_maglev(svc - 1, xvip_flow_hash(&f), res);
+	if (ret < 0)
+		return ret;
+	nv.backend_id = res->be_id;
+	nv.svc_id = res->svc_id;
+	bpf_map_update_elem(&xvip_frag, &fk, &nv, BPF_ANY);
+	return XVIP_STAT_FRAG_EARLY;
 }
 
 #endif

@@ -96,6 +96,40 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvip_be_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XVIP_MAX_SRCRANGES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xvip_srcrange_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_srcrange SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVIP_AFFINITY_MAX);
+	__type(key, struct xvip_affinity_key);
+	__type(value, struct xvip_affinity_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVIP_FRAG_MAX);
+	__type(key, struct xvip_frag_key);
+	__type(value, struct xvip_frag_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_frag SEC(".maps");
+
+/* Node sockets balanced by the cgroup hooks: see include/xvip.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVIP_SOCK_REV_MAX);
+	__type(key, struct xvip_sock_key);
+	__type(value, struct xvip_rnat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_sock_rev SEC(".maps");
+
 XVIP_INLINE void xvip_count(void *map, __u32 idx, __u64 bytes)
 {
 	struct xvip_counter *c = bpf_map_lookup_elem(map, &idx);

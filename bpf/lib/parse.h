@@ -14,24 +14,50 @@ struct cursor {
 	void *end;
 };
 
+enum xvip_frag_kind {
+	XVIP_FRAG_NONE = 0,
+	XVIP_FRAG_FIRST = 1,	/* offset 0, more to come: carries the L4 header */
+	XVIP_FRAG_LATER = 2,	/* offset > 0: no L4 header */
+};
+
 /* What the programs need to know about a packet, independent of the hook. */
 struct xvip_pkt {
 	struct xvip_flow flow;	/* as received: saddr/daddr/sport/dport/proto */
 	__u32 l3_off;		/* from the start of the frame */
 	__u32 l4_off;
+	__u32 frag_id;		/* IPv4 or IPv6 fragment identification */
 	__u16 l4_csum_off;	/* 0 when the protocol has no pseudo-header checksum */
 	__u8 ipv6;
-	__u8 frag;		/* IPv4 MF set or non-zero fragment offset */
+	__u8 frag;		/* enum xvip_frag_kind */
 };
 
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* Ethernet and up to XVIP_VLAN_MAX 802.1Q / 802.1ad tags (QinQ). */
 XVIP_INLINE int parse_eth(struct cursor *c, __be16 *h_proto)
 {
 	struct ethhdr *eth = c->pos;
+	struct vlan_hdr *vh;
+	__be16 proto;
 
 	if ((void *)(eth + 1) > c->end)
 		return -XVIP_STAT_UNPARSED;
 	c->pos = eth + 1;
-	*h_proto = eth->h_proto;
+	proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < XVIP_VLAN_MAX; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		vh = c->pos;
+		if ((void *)(vh + 1) > c->end)
+			return -XVIP_STAT_UNPARSED;
+		c->pos = vh + 1;
+		proto = vh->encap_proto;
+	}
+	*h_proto = proto;
 	return 0;
 }
 
@@ -44,9 +70,9 @@ XVIP_INLINE void addr_set_v4(struct xvip_addr *a, __be32 v4)
 }
 
 /*
- * IPv4: returns the L4 protocol. A header too short or with a bad IHL is
- * "unparsed" here; the caller decides whether that is a drop (the packet is
- * for a VIP) or a pass (let the stack judge it).
+ * IPv4: returns the L4 protocol. A header too short for the fixed part is
+ * "unparsed"; a bad IHL or version is a bad header. The caller decides whether
+ * that is a drop (the packet is for a VIP) or a pass (the stack judges it).
  */
 XVIP_INLINE int parse_ipv4(struct cursor *c, void *data, struct xvip_pkt *p)
 {
@@ -59,8 +85,12 @@ XVIP_INLINE int parse_ipv4(struct cursor *c, void *data, struct xvip_pkt *p)
 	addr_set_v4(&p->flow.saddr, iph->saddr);
 	addr_set_v4(&p->flow.daddr, iph->daddr);
 	p->flow.proto = iph->protocol;
-	p->frag = (iph->frag_off & bpf_htons(0x3fff)) != 0;
 	p->ipv6 = 0;
+	p->frag_id = bpf_ntohs(iph->id);
+	if (iph->frag_off & bpf_htons(0x1fff))
+		p->frag = XVIP_FRAG_LATER;
+	else if (iph->frag_off & bpf_htons(0x2000))
+		p->frag = XVIP_FRAG_FIRST;
 	hlen = iph->ihl * 4;
 	if (hlen < sizeof(*iph) || iph->version != 4)
 		return -XVIP_DROP_BAD_IP;
@@ -71,22 +101,77 @@ XVIP_INLINE int parse_ipv4(struct cursor *c, void *data, struct xvip_pkt *p)
 	return iph->protocol;
 }
 
-/* IPv6 without extension headers; the extension-header walk comes with IPv6 VIP support. */
+struct ipv6_frag {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;	/* offset << 3 | M */
+	__be32 identification;
+};
+
+struct ipv6_ext {
+	__u8 nexthdr;
+	__u8 hdrlen;		/* in 8-byte units, not counting the first 8 */
+};
+
+/*
+ * IPv6: walks hop-by-hop, routing, destination-options and fragment headers,
+ * at most XVIP_IPV6_EXT_MAX of them, and returns the upper-layer protocol.
+ * A later fragment stops the walk: what follows is not a header.
+ */
 XVIP_INLINE int parse_ipv6(struct cursor *c, void *data, struct xvip_pkt *p)
 {
 	struct ipv6hdr *ip6 = c->pos;
+	struct ipv6_frag *fh;
+	struct ipv6_ext *eh;
+	__u8 nexthdr;
 
 	if ((void *)(ip6 + 1) > c->end)
 		return -XVIP_STAT_UNPARSED;
 	p->l3_off = (__u32)((void *)ip6 - data);
 	__builtin_memcpy(&p->flow.saddr, &ip6->saddr, sizeof(p->flow.saddr));
 	__builtin_memcpy(&p->flow.daddr, &ip6->daddr, sizeof(p->flow.daddr));
-	p->flow.proto = ip6->nexthdr;
-	p->frag = ip6->nexthdr == IPPROTO_FRAGMENT;
 	p->ipv6 = 1;
+	nexthdr = ip6->nexthdr;
 	c->pos = ip6 + 1;
+
+	for (int i = 0; i < XVIP_IPV6_EXT_MAX; i++) {
+		switch (nexthdr) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			eh = c->pos;
+			if ((void *)(eh + 1) > c->end)
+				return -XVIP_DROP_TRUNCATED;
+			nexthdr = eh->nexthdr;
+			c->pos += (eh->hdrlen + 1) * 8;
+			break;
+		case IPPROTO_FRAGMENT:
+			fh = c->pos;
+			if ((void *)(fh + 1) > c->end)
+				return -XVIP_DROP_TRUNCATED;
+			nexthdr = fh->nexthdr;
+			p->frag_id = bpf_ntohl(fh->identification);
+			c->pos = fh + 1;
+			if (fh->frag_off & bpf_htons(0xfff8))
+				p->frag = XVIP_FRAG_LATER;
+			else if (fh->frag_off & bpf_htons(1))
+				p->frag = XVIP_FRAG_FIRST;
+			if (p->frag == XVIP_FRAG_LATER)
+				goto done;
+			break;
+		default:
+			goto done;
+		}
+	}
+	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT)
+		return -XVIP_DROP_EXT_HDRS;
+done:
+	if (c->pos > c->end)
+		return -XVIP_DROP_TRUNCATED;
+	p->flow.proto = nexthdr;
 	p->l4_off = (__u32)(c->pos - data);
-	return ip6->nexthdr;
+	return nexthdr;
 }
 
 /*
