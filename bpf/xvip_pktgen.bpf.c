@@ -10,6 +10,11 @@
  * frame's source address and port, with both checksums updated from the
  * template's. The payload behind the header is written once by the kernel
  * from data_in and never touched on the path.
+ *
+ * Pacing and the frame count are enforced here, not by the number of runs:
+ * a test-run call costs tens of milliseconds of setup and teardown, so the
+ * generator makes one long call and a run that is not due yet (or comes
+ * after the last frame) returns XDP_DROP, which recycles the frame unsent.
  */
 #include "lib/common.h"
 #include "lib/csum.h"
@@ -23,16 +28,18 @@ const volatile __u32 cfg_addrs = 1;	/* distinct source addresses among them */
 const volatile __u32 cfg_hdr_len;	/* 42, 54, 62 or 74: the template's length */
 const volatile __u8 cfg_ipv6;
 const volatile __u8 cfg_proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+const volatile __u64 cfg_count;		/* frames to send; 0: no limit */
+const volatile __u64 cfg_gap_fp;	/* ns between frames << 8; 0: no pacing */
+
+/* Read by userspace through the mmapped .bss while the run goes on. */
+__u64 sent;		/* frames written and redirected */
+__u64 next_fp;		/* when the next frame is due, ns << 8 */
 
 /* Header of flow 0 with correct checksums; .bss, written before load. */
 __u8 tmpl[PKTGEN_HDR_MAX];
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} pktgen_seq SEC(".maps");
+/* Frames a pacer may send back to back after falling behind. */
+#define PKTGEN_CATCHUP	64
 
 /* The length must be a constant for the verifier: one copy per header shape. */
 #define COPY_HDR(len)							\
@@ -47,17 +54,27 @@ int xvip_pktgen(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 key = 0, flow, l4_off, csum_off;
+	__u32 flow, l4_off, csum_off;
 	__be32 *saddr_lo, old_saddr, new_saddr;
 	__be16 *sport, old_sport, new_sport;
 	__u16 *l4sum;
-	__u64 *seq;
+	__u64 n;
 
-	seq = bpf_map_lookup_elem(&pktgen_seq, &key);
-	if (!seq)
-		return XDP_ABORTED;
-	flow = (__u32)(*seq % cfg_flows);
-	(*seq)++;
+	if (cfg_count && sent >= cfg_count)
+		return XDP_DROP;
+	if (cfg_gap_fp) {
+		__u64 now = bpf_ktime_get_ns() << 8;
+
+		if (now < next_fp)
+			return XDP_DROP;
+		if (now - next_fp > PKTGEN_CATCHUP * cfg_gap_fp)
+			next_fp = now;
+		next_fp += cfg_gap_fp;
+	}
+	n = __sync_fetch_and_add(&sent, 1);
+	if (cfg_count && n >= cfg_count)
+		return XDP_DROP;
+	flow = (__u32)(n % cfg_flows);
 
 	switch (cfg_hdr_len) {
 	case 42:

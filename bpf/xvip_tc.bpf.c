@@ -1,85 +1,179 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * tc ingress on the node side of each pod's interface: a reply from an
- * endpoint to a client whose flow XDP balanced gets its source rewritten
- * back to VIP:port, and is sent straight to the output device the FIB names
- * (see lib/fwd.h for why not through the stack). Checksums go through
- * bpf_l3/l4_csum_replace, which keep CHECKSUM_PARTIAL packets from local
- * sockets right.
+ * tc ingress on the node side of pod-facing interfaces. Two jobs, one core:
+ *  - a pod's packet to a VIP (east-west) is balanced like XDP does for the
+ *    uplinks, including the hairpin case where the pod is its own endpoint;
+ *  - a reply from an endpoint to a client whose flow was balanced gets its
+ *    source rewritten back to VIP:port (ICMP errors too, quoted packet and
+ *    all).
+ * Translated packets go straight to the output device the FIB names (see
+ * lib/fwd.h for why not through the stack).
  */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/csum.h"
 #include "lib/lb.h"
+#include "lib/nat_skb.h"
 #include "lib/fwd.h"
 
-XVIP_INLINE int rnat_v4(struct __sk_buff *skb, const struct xvip_pkt *p,
-			const struct xvip_rnat_val *rv)
+/* Pod -> VIP: destination to the endpoint; a hairpin also gets a stand-in source. */
+XVIP_INLINE int east_west(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *p,
+			  const struct xvip_vip_val *vip, int *action)
 {
-	__be32 old_saddr = p->flow.saddr.a[3], new_saddr = rv->vip.a[3];
-	__u32 l4sum = p->l4_off + p->l4_csum_off;
-	__u64 mangled0 = p->flow.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	struct xvip_lb_result res = {};
+	struct xvip_addr src = p->flow.saddr;
+	int ret, err;
 
-	if (p->flow.proto != IPPROTO_SCTP) {
-		if (bpf_l4_csum_replace(skb, l4sum, old_saddr, new_saddr,
-					BPF_F_PSEUDO_HDR | mangled0 | sizeof(new_saddr)))
-			return -XVIP_DROP_TRUNCATED;
-		if (bpf_l4_csum_replace(skb, l4sum, p->flow.sport, rv->vport,
-					mangled0 | sizeof(rv->vport)))
-			return -XVIP_DROP_TRUNCATED;
-	} else if (p->flow.sport != rv->vport) {
-		return -XVIP_DROP_SCTP_PORT;
+	if (p->frag == XVIP_FRAG_LATER) {
+		ret = lb_pick_later_frag(p, vip, &res);
+		if (ret < 0)
+			return ret;
+		/* A later fragment has no ports: only the address changes. */
+		p->flow.proto = 0;
+		err = skb_nat_addr(skb, p, true, &p->flow.daddr, &res.be->addr);
+		if (err)
+			return err;
+		*action = fwd_redirect(skb, p, &src, &res.be->addr);
+		return ret;
 	}
-	if (bpf_skb_store_bytes(skb, p->l4_off, &rv->vport, sizeof(rv->vport), 0))
-		return -XVIP_DROP_TRUNCATED;
-	if (bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_saddr,
-				new_saddr, sizeof(new_saddr)))
-		return -XVIP_DROP_TRUNCATED;
-	if (bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct iphdr, saddr), &new_saddr,
-				sizeof(new_saddr), 0))
-		return -XVIP_DROP_TRUNCATED;
+	if (p->flow.proto == IPPROTO_ICMP || p->flow.proto == IPPROTO_ICMPV6)
+		return XVIP_STAT_VIP_ICMP;
+	ret = parse_ports(c, p);
+	if (ret < 0)
+		return ret;
+	ret = lb_pick(p, &res);
+	if (ret < 0)
+		return ret;
+	err = skb_nat_port(skb, p, true, p->flow.dport, res.be->port);
+	err = err ?: skb_nat_addr(skb, p, true, &p->flow.daddr, &res.be->addr);
+	if (!err && res.hairpin) {
+		lb_hairpin_addr(&src, p->ipv6);
+		err = skb_nat_addr(skb, p, false, &p->flow.saddr, &src);
+		xvip_count(&xvip_stats, XVIP_STAT_HAIRPIN, skb->len);
+	}
+	if (err)
+		return err;
+	xvip_count(&xvip_svc_stats, res.svc_id, skb->len);
+	xvip_count(&xvip_be_stats, res.be_id, skb->len);
+	*action = fwd_redirect(skb, p, &src, &res.be->addr);
+	return ret;
+}
+
+/* Endpoint -> client: the reply's source back to VIP:port (and a hairpin's destination). */
+XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *p, int *action)
+{
+	struct xvip_rnat_val *rv;
+	struct xvip_addr vip, dst = p->flow.daddr;
+	__be16 vport;
+	__u8 flags;
+	int err;
+
+	if (parse_ports(c, p))
+		return XVIP_STAT_PASS;
+	rv = bpf_map_lookup_elem(&xvip_rnat, &p->flow);
+	if (!rv)
+		return XVIP_STAT_PASS;
+	vip = rv->vip;
+	vport = rv->vport;
+	flags = rv->flags;
+	err = skb_nat_port(skb, p, false, p->flow.sport, vport);
+	err = err ?: skb_nat_addr(skb, p, false, &p->flow.saddr, &vip);
+	if (!err && (flags & XVIP_RNAT_F_HAIRPIN)) {
+		/* The client was the endpoint itself: back to it. */
+		dst = p->flow.saddr;
+		err = skb_nat_addr(skb, p, true, &p->flow.daddr, &dst);
+	}
+	if (err)
+		return err;
+	*action = fwd_redirect(skb, p, &vip, &dst);
 	return XVIP_STAT_RNAT;
 }
 
-XVIP_INLINE int rnat_v6(struct __sk_buff *skb, const struct xvip_pkt *p,
-			const struct xvip_rnat_val *rv)
-{
-	__u32 l4sum = p->l4_off + p->l4_csum_off;
-	__s64 diff;
-
-	if (p->flow.proto != IPPROTO_SCTP) {
-		diff = bpf_csum_diff((__be32 *)&p->flow.saddr, sizeof(p->flow.saddr),
-				     (__be32 *)&rv->vip, sizeof(rv->vip), 0);
-		if (diff < 0 || bpf_l4_csum_replace(skb, l4sum, 0, (__u32)diff, BPF_F_PSEUDO_HDR))
-			return -XVIP_DROP_TRUNCATED;
-		if (bpf_l4_csum_replace(skb, l4sum, p->flow.sport, rv->vport,
-					sizeof(rv->vport)))
-			return -XVIP_DROP_TRUNCATED;
-	} else if (p->flow.sport != rv->vport) {
-		return -XVIP_DROP_SCTP_PORT;
-	}
-	if (bpf_skb_store_bytes(skb, p->l4_off, &rv->vport, sizeof(rv->vport), 0))
-		return -XVIP_DROP_TRUNCATED;
-	if (bpf_skb_store_bytes(skb, p->l3_off + offsetof(struct ipv6hdr, saddr), &rv->vip,
-				sizeof(rv->vip), 0))
-		return -XVIP_DROP_TRUNCATED;
-	return XVIP_STAT_RNAT;
-}
+struct icmp_quote {
+	__u32 icmp_off;		/* ICMP header */
+	__u32 ip_off;		/* quoted IP header */
+	__u32 l4_off;		/* quoted L4 header */
+};
 
 /*
- * Returns XVIP_STAT_RNAT when translated (and *action how to send it),
- * XVIP_STAT_PASS when not ours, or a drop.
+ * An ICMP error from an endpoint about a balanced flow (port unreachable,
+ * fragmentation needed on the pod's link...): it quotes client -> pod:port;
+ * the client must see it from the VIP, quoting client -> VIP:port.
  */
+XVIP_INLINE int icmp_reply_v4(struct __sk_buff *skb, struct xvip_pkt *p, int *action)
+{
+	struct icmp_quote q = { .icmp_off = p->l4_off, .ip_off = p->l4_off + 8,
+				.l4_off = p->l4_off + 8 + 20 };
+	__u32 icsum = q.icmp_off + offsetof(struct icmphdr, checksum);
+	struct xvip_flow rk = {};
+	struct xvip_rnat_val *rv;
+	struct xvip_addr vip, pod = p->flow.saddr;
+	struct iphdr in;
+	__be16 ports[4];
+	__u16 old_check, new_check;
+	__u8 type;
+
+	if (bpf_skb_load_bytes(skb, q.icmp_off, &type, 1) || !(type == 3 || type == 11 ||
+							       type == 12))
+		return XVIP_STAT_PASS;
+	if (bpf_skb_load_bytes(skb, q.ip_off, &in, sizeof(in)) || in.ihl != 5 ||
+	    bpf_skb_load_bytes(skb, q.l4_off, ports, sizeof(ports)))
+		return XVIP_STAT_PASS;
+	/* Quoted: client:cport -> pod:tport. The reply key runs the other way. */
+	addr_set_v4(&rk.saddr, in.daddr);
+	addr_set_v4(&rk.daddr, in.saddr);
+	rk.sport = ports[1];
+	rk.dport = ports[0];
+	rk.proto = in.protocol;
+	if (rk.saddr.a[3] != pod.a[3])
+		return XVIP_STAT_PASS;
+	rv = bpf_map_lookup_elem(&xvip_rnat, &rk);
+	if (!rv)
+		return XVIP_STAT_PASS;
+	vip = rv->vip;
+
+	/* Quoted UDP checksum (inside the 8 quoted bytes) covers address and port. */
+	if (in.protocol == IPPROTO_UDP && ports[3]) {
+		__u16 c = ports[3];
+
+		csum_replace4(&c, in.daddr, vip.a[3]);
+		csum_replace2(&c, ports[1], rv->vport);
+		if (!c)
+			c = 0xffff;
+		if (bpf_l4_csum_replace(skb, icsum, ports[3], c, 2) ||
+		    bpf_skb_store_bytes(skb, q.l4_off + 6, &c, 2, 0))
+			return -XVIP_DROP_TRUNCATED;
+	}
+	if (bpf_l4_csum_replace(skb, icsum, ports[1], rv->vport, 2) ||
+	    bpf_skb_store_bytes(skb, q.l4_off + 2, &rv->vport, 2, 0))
+		return -XVIP_DROP_TRUNCATED;
+	old_check = in.check;
+	new_check = in.check;
+	csum_replace4(&new_check, in.daddr, vip.a[3]);
+	if (bpf_l4_csum_replace(skb, icsum, in.daddr, vip.a[3], 4) ||
+	    bpf_l4_csum_replace(skb, icsum, old_check, new_check, 2) ||
+	    bpf_skb_store_bytes(skb, q.ip_off + offsetof(struct iphdr, daddr), &vip.a[3], 4, 0) ||
+	    bpf_skb_store_bytes(skb, q.ip_off + offsetof(struct iphdr, check), &new_check, 2, 0))
+		return -XVIP_DROP_TRUNCATED;
+	/* Outer source: ICMPv4 has no pseudo-header, so only the IP checksum. */
+	p->flow.proto = IPPROTO_ICMP;
+	if (skb_nat_addr(skb, p, false, &pod, &vip))
+		return -XVIP_DROP_TRUNCATED;
+	*action = fwd_redirect(skb, p, &vip, &p->flow.daddr);
+	return XVIP_STAT_ICMP_XLATE;
+}
+
+/* Returns an XVIP_STAT_* (with *action set) or a drop. */
 XVIP_INLINE int process(struct __sk_buff *skb, int *action)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
-	struct xvip_rnat_val *rv;
-	struct xvip_addr vip;
+	struct xvip_vip_val *vip;
 	struct xvip_pkt p = {};
 	__be16 h_proto;
-	int l4, ret;
+	int l4;
 
 	if (parse_eth(&c, &h_proto))
 		return XVIP_STAT_PASS;
@@ -89,30 +183,28 @@ XVIP_INLINE int process(struct __sk_buff *skb, int *action)
 		l4 = parse_ipv6(&c, data, &p);
 	else
 		return XVIP_STAT_PASS;
-	if (l4 < 0 || p.frag)
-		return XVIP_STAT_PASS;
-	if (l4 != IPPROTO_TCP && l4 != IPPROTO_UDP && l4 != IPPROTO_SCTP)
-		return XVIP_STAT_PASS;
-	if (parse_ports(&c, &p))
+	if (l4 == -XVIP_STAT_UNPARSED)
 		return XVIP_STAT_PASS;
 
-	rv = bpf_map_lookup_elem(&xvip_rnat, &p.flow);
-	if (!rv)
+	vip = bpf_map_lookup_elem(&xvip_vip, &p.flow.daddr);
+	if (vip)
+		return l4 < 0 ? l4 : east_west(skb, &c, &p, vip, action);
+	if (l4 < 0 || p.frag)
 		return XVIP_STAT_PASS;
-	vip = rv->vip;
-	ret = p.ipv6 ? rnat_v6(skb, &p, rv) : rnat_v4(skb, &p, rv);
-	if (ret == XVIP_STAT_RNAT)
-		*action = fwd_redirect(skb, &p, &vip, &p.flow.daddr);
-	return ret;
+	if (l4 == IPPROTO_ICMP && !p.ipv6)
+		return icmp_reply_v4(skb, &p, action);
+	if (l4 != IPPROTO_TCP && l4 != IPPROTO_UDP && l4 != IPPROTO_SCTP)
+		return XVIP_STAT_PASS;
+	return reply(skb, &c, &p, action);
 }
 
 SEC("tc")
-int xvip_tc_reply(struct __sk_buff *skb)
+int xvip_tc_pod(struct __sk_buff *skb)
 {
 	int action = TC_ACT_OK;
 	int ret = process(skb, &action);
 
-	/* Replies that are not ours are the common case here: leave them uncounted. */
+	/* Packets that are not ours are the common case here: leave them uncounted. */
 	if (ret == XVIP_STAT_PASS)
 		return TC_ACT_OK;
 	if (ret < 0) {
