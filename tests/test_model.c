@@ -1246,6 +1246,59 @@ out:
 	unlink(path);
 }
 
+static const char affinity_json[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"},\"items\":["
+	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"lb\",\"namespace\":\"prod\","
+	"\"uid\":\"1\",\"resourceVersion\":\"7\"},\"spec\":{\"type\":\"LoadBalancer\","
+	"\"clusterIP\":\"198.18.21.50\",\"clusterIPs\":[\"198.18.21.50\"],"
+	"\"loadBalancerSourceRanges\":[\"198.18.30.0/24\",\"198.18.31.7\",\"2001:db8:30::/48\"],"
+	"\"ports\":[{\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\",\"targetPort\":8443}],"
+	"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":"
+	"{\"timeoutSeconds\":%s}}},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"198.18.21.51\"}]}}}]}";
+
+TEST(test_affinity_and_source_ranges)
+{
+	struct opts_buf ob;
+	struct xvip_model m = {};
+	char buf[2048], err[512] = "";
+	const struct xvip_model_svc *cip, *lb;
+	struct xvip_addr a;
+
+	if (!opts_lab(&ob))
+		return;
+	snprintf(buf, sizeof(buf), affinity_json, "600");
+	if (!ASSERT_OK(xvip_model_from_json(buf, strlen(buf), &ob.o, &m, err, sizeof(err)), err))
+		return;
+	xvip_addr_parse("198.18.21.50", &a);
+	cip = xvip_model_find(&m, &a, 443, IPPROTO_TCP);
+	xvip_addr_parse("198.18.21.51", &a);
+	lb = xvip_model_find(&m, &a, 443, IPPROTO_TCP);
+	if (ASSERT_TRUE(cip && lb, "both VIPs present")) {
+		ASSERT_EQ(cip->affinity_s, 600, "clusterIP entry: affinity timeout");
+		ASSERT_EQ(lb->affinity_s, 600, "LB entry: affinity timeout");
+		ASSERT_EQ(cip->nsrc_ranges, 0, "source ranges do not apply to the clusterIP");
+		if (ASSERT_EQ(lb->nsrc_ranges, 2, "IPv4 ranges on the LB IP (the IPv6 one is not its family)")) {
+			char c[64];
+
+			ASSERT_STREQ(xvip_cidr_str(&lb->src_ranges[0], c, sizeof(c)), "198.18.30.0/24",
+				     "first range");
+			ASSERT_STREQ(xvip_cidr_str(&lb->src_ranges[1], c, sizeof(c)), "198.18.31.7/32",
+				     "a bare address is one host");
+		}
+	}
+	xvip_model_free(&m);
+
+	snprintf(buf, sizeof(buf), affinity_json, "0");
+	ASSERT_EQ(xvip_model_from_json(buf, strlen(buf), &ob.o, &m, err, sizeof(err)), -EINVAL,
+		  "timeoutSeconds 0 refused");
+	ASSERT_TRUE(strstr(err, "Service prod/lb: spec.sessionAffinityConfig.clientIP.timeoutSeconds") != NULL,
+		    err);
+	ASSERT_EQ(m.nsvcs, 0, "model left empty");
+	snprintf(buf, sizeof(buf), affinity_json, "\"10\"");
+	ASSERT_EQ(xvip_model_from_json(buf, strlen(buf), &ob.o, &m, err, sizeof(err)), -EINVAL,
+		  "timeoutSeconds as a string refused");
+}
+
 TEST_MAIN(TEST_CASE(test_full_model), TEST_CASE(test_sorted), TEST_CASE(test_find),
 	  TEST_CASE(test_named_target_port), TEST_CASE(test_numeric_target_port),
 	  TEST_CASE(test_slice_port_matching), TEST_CASE(test_several_slices),
@@ -1255,4 +1308,4 @@ TEST_MAIN(TEST_CASE(test_full_model), TEST_CASE(test_sorted), TEST_CASE(test_fin
 	  TEST_CASE(test_dual_stack), TEST_CASE(test_udp_sctp), TEST_CASE(test_conflict),
 	  TEST_CASE(test_ignored_objects), TEST_CASE(test_wrong_types),
 	  TEST_CASE(test_malformed_json), TEST_CASE(test_truncated_json),
-	  TEST_CASE(test_from_file_errors))
+	  TEST_CASE(test_from_file_errors), TEST_CASE(test_affinity_and_source_ranges))

@@ -1092,6 +1092,142 @@ TEST(zz_teardown)
 	}
 }
 
+/* ---- session affinity, source ranges, fragment services */
+
+static void m_ranges(struct xvip_model *m, uint32_t affinity_s, const char *const *cidrs,
+		     size_t n)
+{
+	struct xvip_model_svc *s = &m->svcs[m->nsvcs - 1];
+
+	s->affinity_s = affinity_s;
+	s->src_ranges = n ? calloc(n, sizeof(*s->src_ranges)) : NULL;
+	for (size_t i = 0; i < n; i++)
+		if (xvip_cidr_parse(cidrs[i], &s->src_ranges[i]))
+			TEST_FAIL("bad cidr literal %s", cidrs[i]);
+	s->nsrc_ranges = n;
+}
+
+struct range_list {
+	uint32_t svc;
+	char got[8][64];
+	int n;
+};
+
+static int range_cb(uint32_t svc_id, const struct xvip_addr *addr, uint8_t plen, void *ctx)
+{
+	struct range_list *l = ctx;
+	struct xvip_cidr c = { .addr = *addr, .plen = plen };
+
+	if (svc_id == l->svc && l->n < 8)
+		xvip_cidr_str(&c, l->got[l->n++], sizeof(l->got[0]));
+	return 0;
+}
+
+static bool has_range_str(const struct range_list *l, const char *want)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!strcmp(l->got[i], want))
+			return true;
+	return false;
+}
+
+TEST(affinity_and_source_ranges_programmed_by_difference)
+{
+	static const char *const r1[] = { "198.18.30.0/24", "198.18.31.0/25" };
+	static const char *const r2[] = { "198.18.31.0/25", "198.18.32.0/26" };
+	struct xvip_reconciler rc, rc2;
+	struct xvip_model m = {};
+	struct xvip_svc_key k = svc_key(VIP, 443, TCP);
+	struct xvip_svc_val v;
+	struct range_list l = {};
+
+	RC_START(rc, XVIP_MAGLEV_DEFAULT);
+	m_svc(&m, VIP, 443, TCP, "default/lb:https");
+	m_be(&m, POD1, 8443, READY);
+	m_ranges(&m, 600, r1, 2);
+	ASSERT_OK(apply(&rc, &m), "apply");
+	if (ASSERT_OK(xvip_maps_svc_get(&dp.maps, &k, &v), "svc value")) {
+		ASSERT_EQ(v.flags, XVIP_SVC_F_AFFINITY | XVIP_SVC_F_SRC_RANGES, "flags");
+		ASSERT_EQ(v.affinity_s, 600, "affinity timeout");
+		l.svc = v.id;
+	}
+	xvip_maps_srcrange_foreach(&dp.maps, range_cb, &l);
+	ASSERT_EQ(l.n, 2, "two prefixes");
+	ASSERT_TRUE(has_range_str(&l, "198.18.30.0/24"), "first prefix");
+
+	/* Change the ranges: the new one added, the dropped one removed. */
+	xvip_model_free(&m);
+	m_svc(&m, VIP, 443, TCP, "default/lb:https");
+	m_be(&m, POD1, 8443, READY);
+	m_ranges(&m, 0, r2, 2);
+	ASSERT_OK(apply(&rc, &m), "apply changed ranges");
+	memset(l.got, 0, sizeof(l.got));
+	l.n = 0;
+	xvip_maps_srcrange_foreach(&dp.maps, range_cb, &l);
+	ASSERT_EQ(l.n, 2, "still two prefixes");
+	ASSERT_TRUE(!has_range_str(&l, "198.18.30.0/24"), "dropped prefix removed");
+	ASSERT_TRUE(has_range_str(&l, "198.18.32.0/26"), "new prefix added");
+	if (ASSERT_OK(xvip_maps_svc_get(&dp.maps, &k, &v), "svc value"))
+		ASSERT_EQ(v.flags, XVIP_SVC_F_SRC_RANGES, "affinity off, ranges on");
+
+	/* A restart adopts the ranges: a range removed meanwhile is removed, not kept. */
+	xvip_rc_fini(&rc);
+	ASSERT_OK(xvip_rc_init(&rc2, &dp.maps, nl, XVIP_MAGLEV_DEFAULT), "init");
+	ASSERT_OK(xvip_rc_adopt(&rc2), "adopt");
+	xvip_model_free(&m);
+	m_svc(&m, VIP, 443, TCP, "default/lb:https");
+	m_be(&m, POD1, 8443, READY);
+	m_ranges(&m, 0, r2 + 1, 1);
+	ASSERT_OK(apply(&rc2, &m), "apply after restart");
+	memset(l.got, 0, sizeof(l.got));
+	l.n = 0;
+	xvip_maps_srcrange_foreach(&dp.maps, range_cb, &l);
+	ASSERT_EQ(l.n, 1, "one prefix left");
+	ASSERT_TRUE(has_range_str(&l, "198.18.32.0/26"), "the kept prefix");
+	xvip_model_free(&m);
+	rc_stop(&rc2);
+	memset(l.got, 0, sizeof(l.got));
+	l.n = 0;
+	l.svc = 0;
+	xvip_maps_srcrange_foreach(&dp.maps, range_cb, &l);
+}
+
+static bool vip_val(const char *vip, struct xvip_vip_val *vv)
+{
+	struct xvip_addr a = A(vip);
+
+	return bpf_map_lookup_elem(dp.maps.vip, &a, vv) == 0;
+}
+
+TEST(vip_value_names_the_fragment_services)
+{
+	static const char *const r[] = { "198.18.30.0/24" };
+	struct xvip_reconciler rc;
+	struct xvip_model m = {};
+	struct xvip_vip_val vv;
+
+	RC_START(rc, XVIP_MAGLEV_DEFAULT);
+	m_svc(&m, VIP, 53, UDP, "default/dns:dns");
+	m_be(&m, POD1, 5353, READY);
+	m_svc(&m, VIP, 80, TCP, "default/web:http");
+	m_be(&m, POD1, 8080, READY);
+	m_svc(&m, VIP, 443, TCP, "default/web:https");
+	m_be(&m, POD1, 8443, READY);
+	m_svc(&m, VIP2, 80, TCP, "default/lb:http");
+	m_be(&m, POD2, 8080, READY);
+	m_ranges(&m, 0, r, 1);
+	ASSERT_OK(apply(&rc, &m), "apply");
+	if (ASSERT_TRUE(vip_val(VIP, &vv), "vip entry")) {
+		ASSERT_EQ(vv.nports, 3, "ports");
+		ASSERT_EQ(vv.frag_svc_udp, svc_id(VIP, 53, UDP) + 1, "the one UDP service");
+		ASSERT_EQ(vv.frag_svc_tcp, 0, "two TCP services: ambiguous");
+	}
+	if (ASSERT_TRUE(vip_val(VIP2, &vv), "vip2 entry"))
+		ASSERT_EQ(vv.frag_svc_tcp, 0, "a ranged service takes no early fragments");
+	xvip_model_free(&m);
+	rc_stop(&rc);
+}
+
 TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(apply_ipv6_service), TEST_CASE(serving_only_is_balanced_but_not_advertised),
 	  TEST_CASE(no_endpoints_keeps_key_without_table), TEST_CASE(backend_removal_swaps_table),
@@ -1102,4 +1238,6 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(id_pool_after_adopt_reuses_freed_ids_last), TEST_CASE(maglev_size_cap),
 	  TEST_CASE(unusable_endpoints_are_skipped), TEST_CASE(withdraw_reason_keeps_vips_off_lo),
 	  TEST_CASE(no_nl_never_touches_lo),
+	  TEST_CASE(affinity_and_source_ranges_programmed_by_difference),
+	  TEST_CASE(vip_value_names_the_fragment_services),
 	  TEST_CASE(zz_teardown))

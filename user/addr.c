@@ -89,7 +89,19 @@ static void mask_addr(struct xvip_addr *a, unsigned int plen)
 	}
 }
 
+static int cidr_parse(const char *s, struct xvip_cidr *c, bool mask);
+
 int xvip_cidr_parse(const char *s, struct xvip_cidr *c)
+{
+	return cidr_parse(s, c, false);
+}
+
+int xvip_cidr_parse_masked(const char *s, struct xvip_cidr *c)
+{
+	return cidr_parse(s, c, true);
+}
+
+static int cidr_parse(const char *s, struct xvip_cidr *c, bool mask)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	struct xvip_addr masked;
@@ -121,6 +133,8 @@ int xvip_cidr_parse(const char *s, struct xvip_cidr *c)
 	c->plen = (uint8_t)plen;
 	masked = c->addr;
 	mask_addr(&masked, c->plen);
+	if (mask)
+		c->addr = masked;
 	if (xvip_addr_cmp(&masked, &c->addr))
 		return -EINVAL;	/* host bits set: almost always a typo */
 	return 0;

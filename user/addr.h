@@ -31,6 +31,8 @@ int xvip_addr_cmp(const struct xvip_addr *a, const struct xvip_addr *b);
 
 /* Parse "198.18.21.0/24" or "2001:db8:21::/64"; host bits must be zero. */
 int xvip_cidr_parse(const char *s, struct xvip_cidr *c);
+/* Like xvip_cidr_parse, but host bits are masked off (Kubernetes accepts "10.0.0.1/8"). */
+int xvip_cidr_parse_masked(const char *s, struct xvip_cidr *c);
 bool xvip_cidr_contains(const struct xvip_cidr *c, const struct xvip_addr *a);
 const char *xvip_cidr_str(const struct xvip_cidr *c, char *buf, size_t len);
 

@@ -154,6 +154,42 @@ int xvip_maps_srcrange_del(const struct xvip_maps *m, uint32_t svc_id,
 	return ret == -ENOENT ? 0 : ret;
 }
 
+int xvip_maps_srcrange_foreach(const struct xvip_maps *m,
+			       int (*cb)(uint32_t svc_id, const struct xvip_addr *addr,
+					 uint8_t plen, void *ctx),
+			       void *ctx)
+{
+	struct xvip_srcrange_key key, next;
+	void *prev = NULL;
+	int ret;
+
+	/* Collect first: callbacks may delete, which would derail the walk. */
+	struct xvip_srcrange_key *all = NULL;
+	size_t n = 0, cap = 0;
+
+	while (bpf_map_get_next_key(m->srcrange, prev, &next) == 0) {
+		if (n == cap) {
+			void *p = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof(*all));
+
+			if (!p) {
+				free(all);
+				return -ENOMEM;
+			}
+			all = p;
+		}
+		all[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	ret = errno == ENOENT || !n ? 0 : -errno;
+	for (size_t i = 0; i < n && !ret; i++)
+		if (all[i].prefixlen >= 32)
+			ret = cb(ntohl(all[i].svc_id), &all[i].addr,
+				 (uint8_t)(all[i].prefixlen - 32), ctx);
+	free(all);
+	return ret;
+}
+
 int xvip_maps_svc_foreach(const struct xvip_maps *m,
 			  int (*cb)(const struct xvip_svc_key *k, const struct xvip_svc_val *v,
 				    void *ctx),
@@ -186,11 +222,22 @@ int xvip_maps_be_get(const struct xvip_maps *m, uint32_t id, struct xvip_backend
 	return ret_errno(bpf_map_lookup_elem(m->be, &id, be));
 }
 
+/*
+ * Only the state byte changes. The datapath holds a pointer into this array
+ * element (a conntrack, affinity or fragment entry named the id), checks the
+ * state and then reads the address and port; an update copies over the
+ * element in place, so zeroing it could hand a packet that passed the check
+ * 0.0.0.0:0. Rewriting the address and port with the same bytes cannot tear.
+ */
 int xvip_maps_be_clear(const struct xvip_maps *m, uint32_t id)
 {
-	struct xvip_backend zero = {};
+	struct xvip_backend be;
+	int ret = xvip_maps_be_get(m, id, &be);
 
-	return xvip_maps_be_set(m, id, &zero);
+	if (ret || be.state == XVIP_BE_UNUSED)
+		return ret;
+	be.state = XVIP_BE_UNUSED;
+	return xvip_maps_be_set(m, id, &be);
 }
 
 int xvip_maps_be_foreach(const struct xvip_maps *m,

@@ -41,6 +41,10 @@ int xvip_maps_srcrange_set(const struct xvip_maps *m, uint32_t svc_id,
 			   const struct xvip_addr *addr, uint8_t plen);
 int xvip_maps_srcrange_del(const struct xvip_maps *m, uint32_t svc_id,
 			   const struct xvip_addr *addr, uint8_t plen);
+int xvip_maps_srcrange_foreach(const struct xvip_maps *m,
+			       int (*cb)(uint32_t svc_id, const struct xvip_addr *addr,
+					 uint8_t plen, void *ctx),
+			       void *ctx);
 /* Calls cb for every service entry; stops and returns cb's value if non-zero. */
 int xvip_maps_svc_foreach(const struct xvip_maps *m,
 			  int (*cb)(const struct xvip_svc_key *k, const struct xvip_svc_val *v,
@@ -49,6 +53,7 @@ int xvip_maps_svc_foreach(const struct xvip_maps *m,
 
 int xvip_maps_be_set(const struct xvip_maps *m, uint32_t id, const struct xvip_backend *be);
 int xvip_maps_be_get(const struct xvip_maps *m, uint32_t id, struct xvip_backend *be);
+/* Mark id unused; its address and port stay in place (see maps.c for why). */
 int xvip_maps_be_clear(const struct xvip_maps *m, uint32_t id);
 /* Calls cb for every backend slot in use (state != XVIP_BE_UNUSED). */
 int xvip_maps_be_foreach(const struct xvip_maps *m,

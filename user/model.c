@@ -3,7 +3,7 @@
  * Services and EndpointSlices -> the VIP:port/proto entries this node serves
  * and their local endpoints.
  *
- * The translation (model_translate) works on json_objects of one Service or
+ * The translation (xvip_model_from_objects) works on json_objects of one Service or
  * one EndpointSlice each and does not care where they came from; the services
  * file only adds the List envelope around them. Every object is validated in
  * full, including endpoints on other nodes: a bad file is rejected as a whole
@@ -632,6 +632,11 @@ struct vips {
 	size_t cap;
 };
 
+static enum xvip_log_level skip_level(const struct xlate *x)
+{
+	return x->o->quiet ? XVIP_LOG_DEBUG : XVIP_LOG_WARN;
+}
+
 /* Appends the VIP in string v unless it is to be skipped or already there. */
 static int add_vip(const struct xlate *x, const struct obj *ob, struct json_object *v,
 		   const char *path, struct vips *vips)
@@ -646,13 +651,13 @@ static int add_vip(const struct xlate *x, const struct obj *ob, struct json_obje
 		return ret;
 	xvip_addr_str(&a, buf, sizeof(buf));
 	if (xvip_addr_is_special(&a)) {
-		log_warn("Service %s/%s: %s: %s is not a unicast address, skipped", ob->ns,
-			 ob->name, path, buf);
+		xvip_log(skip_level(x), "Service %s/%s: %s: %s is not a unicast address, skipped",
+			 ob->ns, ob->name, path, buf);
 		return 0;
 	}
 	if (!vip_in_cidrs(x->o, &a)) {
-		log_warn("Service %s/%s: %s: %s is outside every --vip-cidr, skipped", ob->ns,
-			 ob->name, path, buf);
+		xvip_log(skip_level(x), "Service %s/%s: %s: %s is outside every --vip-cidr, "
+			 "skipped", ob->ns, ob->name, path, buf);
 		return 0;
 	}
 	/* externalIPs often repeat the load balancer's ingress IP. */
@@ -726,7 +731,7 @@ static int lb_vips(const struct xlate *x, const struct obj *ob, struct json_obje
  * clusterIP "None": such a Service has no VIP at all, as in kube-proxy.
  */
 static int svc_vips(const struct xlate *x, const struct obj *ob, struct json_object *j,
-		    struct json_object *spec, struct vips *vips, bool *headless)
+		    struct json_object *spec, struct vips *vips, bool *headless, size_t *lb_first)
 {
 	struct json_object *cips, *eips, *first;
 	const char *cip;
@@ -758,7 +763,88 @@ static int svc_vips(const struct xlate *x, const struct obj *ob, struct json_obj
 	ret = add_vip_array(x, ob, eips, "spec.externalIPs", vips);
 	if (ret)
 		return ret;
+	*lb_first = vips->n;
 	return lb_vips(x, ob, j, vips);
+}
+
+/* Per-Service settings every entry of the Service carries. */
+struct svc_opts {
+	uint32_t affinity_s;
+	struct xvip_cidr *ranges;
+	size_t nranges;
+};
+
+#define AFFINITY_DEFAULT_S	10800	/* the API server's default timeoutSeconds */
+#define AFFINITY_MAX_S		86400	/* the API server's validation limit */
+
+static int svc_opts_parse(const struct obj *ob, struct json_object *spec, struct svc_opts *so)
+{
+	struct json_object *cfg = NULL, *cip = NULL, *t = NULL, *ranges = NULL, *r;
+	const char *aff;
+	char path[64];
+	int64_t v;
+	size_t n;
+	int ret;
+
+	memset(so, 0, sizeof(*so));
+	ret = get_str(ob, spec, "spec", "sessionAffinity", false, &aff);
+	if (ret)
+		return ret;
+	if (aff && !strcmp(aff, "ClientIP")) {
+		so->affinity_s = AFFINITY_DEFAULT_S;
+		ret = get_member(ob, spec, "spec", "sessionAffinityConfig", json_type_object,
+				 false, &cfg);
+		if (!ret && cfg)
+			ret = get_member(ob, cfg, "spec.sessionAffinityConfig", "clientIP",
+					 json_type_object, false, &cip);
+		if (!ret && cip)
+			ret = get_member(ob, cip, "spec.sessionAffinityConfig.clientIP",
+					 "timeoutSeconds", json_type_int, false, &t);
+		if (ret)
+			return ret;
+		if (t) {
+			v = json_object_get_int64(t);
+			if (v < 1 || v > AFFINITY_MAX_S)
+				return obj_err(ob, "spec.sessionAffinityConfig.clientIP",
+					       "timeoutSeconds", "%lld is outside 1..%d",
+					       (long long)v, AFFINITY_MAX_S);
+			so->affinity_s = (uint32_t)v;
+		}
+	} else if (aff && strcmp(aff, "None")) {
+		return obj_err(ob, "spec", "sessionAffinity", "\"%s\" is not None or ClientIP",
+			       aff);
+	}
+
+	ret = get_member(ob, spec, "spec", "loadBalancerSourceRanges", json_type_array, false,
+			 &ranges);
+	if (ret || !ranges || !(n = json_object_array_length(ranges)))
+		return ret;
+	so->ranges = calloc(n, sizeof(*so->ranges));
+	if (!so->ranges)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ret = get_elem(ob, ranges, i, "spec.loadBalancerSourceRanges", json_type_string,
+			       &r);
+		if (ret)
+			goto err;
+		/* A bare address means that one host, as kube-proxy reads it. */
+		const char *str = json_object_get_string(r);
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s%s", str,
+			 strchr(str, '/') ? "" : (strchr(str, ':') ? "/128" : "/32"));
+		if (xvip_cidr_parse_masked(buf, &so->ranges[i])) {
+			snprintf(path, sizeof(path), "spec.loadBalancerSourceRanges[%zu]", i);
+			ret = obj_err(ob, path, NULL, "\"%s\" is not a CIDR", str);
+			goto err;
+		}
+	}
+	so->nranges = n;
+	return 0;
+err:
+	free(so->ranges);
+	so->ranges = NULL;
+	return ret;
 }
 
 static int svc_ports(const struct obj *ob, struct json_object *spec, struct svc_port **out,
@@ -802,7 +888,7 @@ err:
 }
 
 static int add_cand(struct xlate *x, const struct obj *ob, const struct xvip_addr *vip,
-		    const struct svc_port *sp)
+		    const struct svc_port *sp, const struct svc_opts *so, bool lb)
 {
 	struct cand *c;
 	int ret;
@@ -815,16 +901,31 @@ static int add_cand(struct xlate *x, const struct obj *ob, const struct xvip_add
 	c->s.vip = *vip;
 	c->s.port = sp->port;
 	c->s.proto = sp->proto;
+	c->s.affinity_s = so->affinity_s;
 	c->seq = x->ncands;
+	/* Ranges of the same address family as the VIP, on load-balancer VIPs only. */
+	for (size_t i = 0; lb && i < so->nranges; i++) {
+		if (xvip_addr_is_v4(&so->ranges[i].addr) != xvip_addr_is_v4(vip))
+			continue;
+		if (!c->s.src_ranges) {
+			c->s.src_ranges = calloc(so->nranges, sizeof(*c->s.src_ranges));
+			if (!c->s.src_ranges)
+				return -ENOMEM;
+		}
+		c->s.src_ranges[c->s.nsrc_ranges++] = so->ranges[i];
+	}
 	if (asprintf(&c->s.name, "%s/%s%s%s", ob->ns, ob->name, *sp->name ? ":" : "",
 		     sp->name) < 0) {
 		c->s.name = NULL;
+		free(c->s.src_ranges);
+		c->s.src_ranges = NULL;
 		return -ENOMEM;
 	}
 	c->owner_len = strlen(ob->ns) + 1 + strlen(ob->name);
 	ret = collect_backends(x, ob->ns, ob->name, xvip_addr_is_v4(vip), sp, &c->s);
 	if (ret) {
 		free(c->s.name);
+		free(c->s.src_ranges);
 		return ret;
 	}
 	x->ncands++;
@@ -836,9 +937,10 @@ static int svc_parse(struct xlate *x, struct json_object *j, size_t idx)
 {
 	struct svc_port *ports = NULL;
 	struct vips vips = { 0 };
+	struct svc_opts so = { 0 };
 	struct json_object *spec;
 	const char *type;
-	size_t nports = 0;
+	size_t nports = 0, lb_first = 0;
 	bool headless;
 	char label[32];
 	struct obj ob;
@@ -855,19 +957,19 @@ static int svc_parse(struct xlate *x, struct json_object *j, size_t idx)
 		log_debug("Service %s/%s: type ExternalName, ignored", ob.ns, ob.name);
 		return 0;
 	}
-	ret = svc_vips(x, &ob, j, spec, &vips, &headless);
+	ret = svc_vips(x, &ob, j, spec, &vips, &headless, &lb_first);
 	if (ret)
 		goto out;
 	if (headless) {
 		log_debug("Service %s/%s: headless, ignored", ob.ns, ob.name);
 		goto out;
 	}
-	ret = svc_ports(&ob, spec, &ports, &nports);
+	ret = svc_ports(&ob, spec, &ports, &nports) ?: svc_opts_parse(&ob, spec, &so);
 	if (ret)
 		goto out;
 	for (size_t v = 0; v < vips.n; v++) {
 		for (size_t p = 0; p < nports; p++) {
-			ret = add_cand(x, &ob, &vips.a[v], &ports[p]);
+			ret = add_cand(x, &ob, &vips.a[v], &ports[p], &so, v >= lb_first);
 			if (ret)
 				goto out;
 		}
@@ -875,6 +977,7 @@ static int svc_parse(struct xlate *x, struct json_object *j, size_t idx)
 out:
 	free(ports);
 	free(vips.a);
+	free(so.ranges);
 	return ret;
 }
 
@@ -914,6 +1017,7 @@ static void svc_free(struct xvip_model_svc *s)
 {
 	free(s->name);
 	free(s->backends);
+	free(s->src_ranges);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -948,15 +1052,13 @@ static int resolve(struct xlate *x, struct xvip_model *out)
 }
 
 /*
- * The translation proper, independent of where the objects came from:
- * services[] are Service objects and slices[] EndpointSlice (discovery/v1)
- * objects, as the API returns them. On error *out is left empty and err
- * names the object.
+ * The translation proper, independent of where the objects came from: the
+ * services file and the API source both end here.
  */
-static int model_translate(struct json_object *const *services, size_t nservices,
-			   struct json_object *const *slices, size_t nslices,
-			   const struct xvip_model_opts *o, struct xvip_model *out, char *err,
-			   size_t errlen)
+int xvip_model_from_objects(struct json_object *const *services, size_t nservices,
+			    struct json_object *const *slices, size_t nslices,
+			    const struct xvip_model_opts *o, struct xvip_model *out, char *err,
+			    size_t errlen)
 {
 	struct xlate x = { .o = o, .err = err, .errlen = errlen };
 	int ret = 0;
@@ -1172,7 +1274,7 @@ int xvip_model_from_json(const char *buf, size_t len, const struct xvip_model_op
 	ret = list_split(root, &svcs, &nsvcs, &slices, &nslices, err, errlen);
 	if (ret)
 		goto out;
-	ret = model_translate(svcs, nsvcs, slices, nslices, o, out, err, errlen);
+	ret = xvip_model_from_objects(svcs, nsvcs, slices, nslices, o, out, err, errlen);
 out:
 	free(svcs);
 	free(slices);

@@ -2,11 +2,12 @@
 /*
  * Services and EndpointSlices -> desired state: for each VIP:port/proto the
  * node serves, its local endpoints. One translation for every source (the
- * services file now, the API server later).
+ * services file and the API server).
  */
 #ifndef XVIP_MODEL_H
 #define XVIP_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "addr.h"
@@ -27,6 +28,9 @@ struct xvip_model_svc {
 	uint8_t proto;
 	uint8_t pad;
 	char *name;		/* "namespace/name:portname" (":portname" only if named) */
+	uint32_t affinity_s;	/* sessionAffinity ClientIP timeout in seconds; 0: none */
+	size_t nsrc_ranges;	/* loadBalancerSourceRanges, for load-balancer VIPs only */
+	struct xvip_cidr *src_ranges;
 	size_t nbackends;	/* local endpoints, sorted by (addr, port) */
 	struct xvip_model_backend *backends;
 };
@@ -41,6 +45,13 @@ struct xvip_model_opts {
 	const char *node_name;		/* only endpoints with this nodeName are local */
 	const struct xvip_cidr *cidrs;	/* VIPs outside all of these are skipped */
 	size_t ncidrs;
+	/*
+	 * Skipped VIPs (outside every --vip-cidr, not unicast) at debug level
+	 * rather than warn: from the API server they are the normal case (most
+	 * ClusterIPs are not for the fabric), and the whole cache is translated
+	 * again on every change.
+	 */
+	bool quiet;
 };
 
 /*
@@ -53,6 +64,17 @@ struct xvip_model_opts {
  */
 int xvip_model_from_json(const char *buf, size_t len, const struct xvip_model_opts *o,
 			 struct xvip_model *out, char *err, size_t errlen);
+/*
+ * The translation itself, for sources that hold the objects already (the API
+ * server's cache): services[] are Service objects and slices[] EndpointSlice
+ * (discovery.k8s.io/v1) objects, as the API returns them; kind and apiVersion
+ * are not looked at (list responses omit them on items). Same errors as
+ * xvip_model_from_json. The objects are only read.
+ */
+int xvip_model_from_objects(struct json_object *const *services, size_t nservices,
+			    struct json_object *const *slices, size_t nslices,
+			    const struct xvip_model_opts *o, struct xvip_model *out, char *err,
+			    size_t errlen);
 int xvip_model_from_file(const char *path, const struct xvip_model_opts *o,
 			 struct xvip_model *out, char *err, size_t errlen);
 void xvip_model_free(struct xvip_model *m);

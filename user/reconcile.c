@@ -120,9 +120,62 @@ static void svc_free(struct xvip_rc_svc *s)
 {
 	free(s->name);
 	free(s->be);
+	free(s->ranges);
 	s->name = NULL;
 	s->be = NULL;
+	s->ranges = NULL;
 	s->n = 0;
+	s->nranges = 0;
+}
+
+static int cmp_cidr(const void *a, const void *b)
+{
+	const struct xvip_cidr *x = a, *y = b;
+	int c = xvip_addr_cmp(&x->addr, &y->addr);
+
+	return c ? c : (int)x->plen - (int)y->plen;
+}
+
+static bool has_range(const struct xvip_rc_svc *s, const struct xvip_cidr *c)
+{
+	return bsearch(c, s->ranges, s->nranges, sizeof(*c), cmp_cidr) != NULL;
+}
+
+static uint32_t svc_flags(const struct xvip_rc_svc *s)
+{
+	return (s->affinity_s ? XVIP_SVC_F_AFFINITY : 0) |
+	       (s->nranges ? XVIP_SVC_F_SRC_RANGES : 0);
+}
+
+/*
+ * Source ranges and the service value: new prefixes before the flags that
+ * make the datapath consult them, stale ones after.
+ */
+static int program_svc_val(struct xvip_reconciler *rc, const struct xvip_rc_svc *cur,
+			   const struct xvip_rc_svc *next, bool fresh)
+{
+	struct xvip_svc_val v = { .id = next->id, .flags = svc_flags(next),
+				  .affinity_s = next->affinity_s };
+	int ret;
+
+	for (size_t i = 0; i < next->nranges; i++) {
+		if (!fresh && has_range(cur, &next->ranges[i]))
+			continue;
+		ret = xvip_maps_srcrange_set(rc->maps, next->id, &next->ranges[i].addr,
+					     next->ranges[i].plen);
+		if (ret)
+			return ret;
+	}
+	if (fresh || svc_flags(cur) != svc_flags(next) || cur->affinity_s != next->affinity_s) {
+		ret = xvip_maps_svc_set(rc->maps, &next->key, &v);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; !fresh && i < cur->nranges; i++)
+		if (!has_range(next, &cur->ranges[i]))
+			xvip_maps_srcrange_del(rc->maps, cur->id, &cur->ranges[i].addr,
+					       cur->ranges[i].plen);
+	return 0;
 }
 
 static const char *svc_str(const struct xvip_rc_svc *s, char *buf, size_t len)
@@ -236,6 +289,9 @@ static void remove_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
 	/* Key first: from here no packet reaches the table or the backends. */
 	ret = xvip_maps_svc_del(rc->maps, &s->key);
 	ret = ret ?: xvip_maps_maglev_del(rc->maps, s->id);
+	for (size_t i = 0; i < s->nranges && !ret; i++)
+		ret = xvip_maps_srcrange_del(rc->maps, s->id, &s->ranges[i].addr,
+					     s->ranges[i].plen);
 	for (size_t i = 0; i < s->n && !ret; i++) {
 		ret = xvip_maps_be_clear(rc->maps, s->be[i].id);
 		pool_free(&rc->be_ids, s->be[i].id);
@@ -272,7 +328,13 @@ static int update_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *cur,
 	next.be = calloc(des->n ? des->n : 1, sizeof(*next.be));
 	removed = calloc(cur->n ? cur->n : 1, sizeof(*removed));
 	next.name = strdup(des_m->name ? des_m->name : "");
-	if (!next.be || !removed || !next.name) {
+	next.ranges = NULL;
+	if (des->nranges) {
+		next.ranges = malloc(des->nranges * sizeof(*next.ranges));
+		if (next.ranges)
+			memcpy(next.ranges, des->ranges, des->nranges * sizeof(*next.ranges));
+	}
+	if (!next.be || !removed || !next.name || (des->nranges && !next.ranges)) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -312,13 +374,9 @@ static int update_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *cur,
 		if (ret)
 			goto fail;
 	}
-	if (fresh) {
-		struct xvip_svc_val v = { .id = next.id };
-
-		ret = xvip_maps_svc_set(rc->maps, &next.key, &v);
-		if (ret)
-			goto fail;
-	}
+	ret = program_svc_val(rc, cur, &next, fresh);
+	if (ret)
+		goto fail;
 	/* The new table is in place: backends only the old one named can go. */
 	for (size_t r = 0; r < nremoved; r++) {
 		xvip_maps_be_clear(rc->maps, removed[r]);
@@ -347,6 +405,7 @@ fail:
 	free(removed);
 	free(next.be);
 	free(next.name);
+	free(next.ranges);
 	return ret;
 }
 
@@ -378,6 +437,15 @@ static int desired_svc(struct xvip_reconciler *rc, const struct xvip_model_svc *
 		d->n++;
 	}
 	qsort(d->be, d->n, sizeof(*d->be), qcmp_be);
+	d->affinity_s = ms->affinity_s;
+	if (ms->nsrc_ranges) {
+		d->ranges = malloc(ms->nsrc_ranges * sizeof(*d->ranges));
+		if (!d->ranges)
+			return -ENOMEM;
+		memcpy(d->ranges, ms->src_ranges, ms->nsrc_ranges * sizeof(*d->ranges));
+		d->nranges = ms->nsrc_ranges;
+		qsort(d->ranges, d->nranges, sizeof(*d->ranges), cmp_cidr);
+	}
 	return 0;
 }
 
@@ -432,11 +500,38 @@ static void lo_set(struct xvip_reconciler *rc, struct xvip_rc_vip *v, bool want)
 	v->on_lo = want;
 }
 
+/*
+ * The VIP's value: its port count, and the one UDP and one TCP service (if
+ * exactly one, without source ranges) that takes fragments arriving before
+ * their datagram's first. svcs is sorted, so a VIP's entries are adjacent.
+ */
+static void vip_value(const struct xvip_rc_svc *svcs, size_t n, size_t first,
+		      const struct xvip_addr *vip, struct xvip_vip_val *vv)
+{
+	unsigned int nudp = 0, ntcp = 0;
+
+	memset(vv, 0, sizeof(*vv));
+	for (size_t i = first; i < n && !xvip_addr_cmp(&svcs[i].key.vip, vip); i++) {
+		const struct xvip_rc_svc *s = &svcs[i];
+		uint32_t take = s->nranges ? 0 : s->id + 1;
+
+		vv->nports++;
+		if (s->key.proto == IPPROTO_UDP && !nudp++)
+			vv->frag_svc_udp = take;
+		else if (s->key.proto == IPPROTO_UDP)
+			vv->frag_svc_udp = 0;
+		if (s->key.proto == IPPROTO_TCP && !ntcp++)
+			vv->frag_svc_tcp = take;
+		else if (s->key.proto == IPPROTO_TCP)
+			vv->frag_svc_tcp = 0;
+	}
+}
+
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 {
 	struct xvip_rc_svc *next = NULL, *des = NULL;
-	struct xvip_rc_vip *nv = NULL;
-	size_t nnext = 0, nnv = 0, i, j;
+	struct xvip_rc_vip *nv = NULL, *v;
+	size_t nnext = 0, nnv = 0, i, j, k;
 	bool *ok = NULL;
 	int ret = 0, failed = 0;
 
@@ -455,42 +550,32 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 			goto out;
 	}
 
-	/* The VIPs wanted in the maps, and whether each has a ready endpoint. */
+	/* The VIPs wanted in the maps (des is sorted by VIP), and which want lo. */
 	for (i = 0; i < m->nsvcs; i++) {
-		if (!nnv || xvip_addr_cmp(&nv[nnv - 1].addr, &des[i].key.vip))
-			nv[nnv++].addr = des[i].key.vip;
+		if (!nnv || xvip_addr_cmp(&nv[nnv - 1].addr, &des[i].key.vip)) {
+			nv[nnv].addr = des[i].key.vip;
+			v = find_vip(rc->vips, rc->nvips, &nv[nnv].addr);
+			if (v) {
+				nv[nnv].on_lo = v->on_lo;
+				nv[nnv].in_map = v->in_map;
+				nv[nnv].val = v->val;
+			}
+			nnv++;
+		}
+		nv[nnv - 1].want_lo |= wants_lo(rc, &des[i]);
 	}
 
 	/* 1. Withdraw first: VIPs that lose their last ready endpoint or go away. */
 	for (i = 0; i < rc->nvips; i++) {
-		bool want = false;
-
-		for (j = 0; j < m->nsvcs && !want; j++)
-			want = !xvip_addr_cmp(&des[j].key.vip, &rc->vips[i].addr) &&
-			       wants_lo(rc, &des[j]);
-		if (!want)
+		v = find_vip(nv, nnv, &rc->vips[i].addr);
+		if (!v || !v->want_lo) {
 			lo_set(rc, &rc->vips[i], false);
-	}
-
-	/* 2. VIP entries for every wanted VIP (an entry alone only drops). */
-	for (i = 0; i < nnv; i++) {
-		struct xvip_vip_val vv = {};
-		struct xvip_rc_vip *old = find_vip(rc->vips, rc->nvips, &nv[i].addr);
-
-		for (j = 0; j < m->nsvcs; j++)
-			vv.nports += !xvip_addr_cmp(&des[j].key.vip, &nv[i].addr);
-		nv[i].on_lo = old && old->on_lo;
-		ret = xvip_maps_vip_set(rc->maps, &nv[i].addr, &vv);
-		if (ret) {
-			char a[XVIP_ADDRSTRLEN];
-
-			log_err("program VIP %s: %s (%d)", xvip_addr_str(&nv[i].addr, a, sizeof(a)),
-				strerror(-ret), ret);
-			failed++;
+			if (v)
+				v->on_lo = rc->vips[i].on_lo;
 		}
 	}
 
-	/* 3. Services: merge the sorted programmed and desired lists. */
+	/* 2. Services: merge the sorted programmed and desired lists. */
 	i = j = 0;
 	while (i < rc->nsvcs || j < m->nsvcs) {
 		int c = i == rc->nsvcs ? 1 : j == m->nsvcs ? -1 : cmp_rc_svc(&rc->svcs[i], &des[j]);
@@ -530,6 +615,11 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 				rc->last.svcs_added++;
 			}
 		}
+		if (ok[j] && wants_lo(rc, &des[j])) {
+			v = find_vip(nv, nnv, &des[j].key.vip);
+			if (v)
+				v->ready_ok = true;
+		}
 		j++;
 	}
 	free(rc->svcs);
@@ -537,12 +627,42 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 	rc->nsvcs = nnext;
 	next = NULL;
 
+	/*
+	 * 3. VIP entries, once the services behind them are in: until then a new
+	 * VIP is not on lo, so nothing reaches it. (A VIP entry alone drops.)
+	 */
+	for (i = 0, k = 0; i < nnv; i++) {
+		struct xvip_vip_val vv;
+
+		while (k < rc->nsvcs && xvip_addr_cmp(&rc->svcs[k].key.vip, &nv[i].addr) < 0)
+			k++;
+		vip_value(rc->svcs, rc->nsvcs, k, &nv[i].addr, &vv);
+		if (!vv.nports)
+			vv.nports = 1;	/* its ports failed to program: keep dropping */
+		if (nv[i].in_map && !memcmp(&vv, &nv[i].val, sizeof(vv)))
+			continue;
+		ret = xvip_maps_vip_set(rc->maps, &nv[i].addr, &vv);
+		if (ret) {
+			char a[XVIP_ADDRSTRLEN];
+
+			log_err("program VIP %s: %s (%d)", xvip_addr_str(&nv[i].addr, a, sizeof(a)),
+				strerror(-ret), ret);
+			failed++;
+			nv[i].ready_ok = false;
+			continue;
+		}
+		nv[i].in_map = true;
+		nv[i].val = vv;
+	}
+
 	/* 4. VIP entries no longer wanted; their withdrawal happened in step 1. */
 	for (i = 0; i < rc->nvips; i++) {
 		if (find_vip(nv, nnv, &rc->vips[i].addr))
 			continue;
 		if (rc->vips[i].on_lo) {
-			nv[nnv++] = rc->vips[i];	/* could not withdraw: keep trying */
+			nv[nnv] = rc->vips[i];	/* could not withdraw: keep trying */
+			nv[nnv].want_lo = nv[nnv].ready_ok = false;
+			nnv++;
 			continue;
 		}
 		xvip_maps_vip_del(rc->maps, &rc->vips[i].addr);
@@ -554,19 +674,15 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 	nv = NULL;
 
 	/* 5. Advertise VIPs whose maps are complete and that have a ready endpoint. */
-	for (i = 0; i < rc->nvips; i++) {
-		bool want = false;
-
-		for (j = 0; j < m->nsvcs && !want; j++)
-			want = ok[j] && !xvip_addr_cmp(&des[j].key.vip, &rc->vips[i].addr) &&
-			       wants_lo(rc, &des[j]);
-		if (want)
+	for (i = 0; i < rc->nvips; i++)
+		if (rc->vips[i].ready_ok)
 			lo_set(rc, &rc->vips[i], true);
-	}
 	ret = 0;
 out:
-	for (i = 0; des && i < m->nsvcs; i++)
+	for (i = 0; des && i < m->nsvcs; i++) {
 		free(des[i].be);
+		free(des[i].ranges);
+	}
 	free(des);
 	free(next);
 	free(nv);
@@ -637,6 +753,28 @@ static int adopt_svc_cb(const struct xvip_svc_key *k, const struct xvip_svc_val 
 	memset(s, 0, sizeof(*s));
 	s->key = *k;
 	s->id = v->id;
+	s->affinity_s = (v->flags & XVIP_SVC_F_AFFINITY) ? v->affinity_s : 0;
+	return 0;
+}
+
+static int adopt_range_cb(uint32_t svc_id, const struct xvip_addr *addr, uint8_t plen,
+			  void *arg)
+{
+	struct adopt_ctx *a = arg;
+	struct xvip_rc_svc *s = svc_id < XVIP_MAX_SVCS ? a->by_id[svc_id] : NULL;
+	void *p;
+
+	if (!s) {
+		xvip_maps_srcrange_del(a->rc->maps, svc_id, addr, plen);	/* orphan */
+		return 0;
+	}
+	p = realloc(s->ranges, (s->nranges + 1) * sizeof(*s->ranges));
+	if (!p)
+		return -ENOMEM;
+	s->ranges = p;
+	s->ranges[s->nranges].addr = *addr;
+	s->ranges[s->nranges].plen = plen;
+	s->nranges++;
 	return 0;
 }
 
@@ -690,10 +828,12 @@ int xvip_rc_adopt(struct xvip_reconciler *rc)
 	}
 	a.by_id = by_id;
 	ret = xvip_maps_be_foreach(rc->maps, adopt_be_cb, &a);
+	ret = ret ?: xvip_maps_srcrange_foreach(rc->maps, adopt_range_cb, &a);
 	if (ret)
 		goto fail;
 	for (size_t i = 0; i < a.n; i++) {
 		qsort(a.svcs[i].be, a.svcs[i].n, sizeof(*a.svcs[i].be), qcmp_be);
+		qsort(a.svcs[i].ranges, a.svcs[i].nranges, sizeof(*a.svcs[i].ranges), cmp_cidr);
 		if (!rc->nvips || xvip_addr_cmp(&rc->vips[rc->nvips - 1].addr, &a.svcs[i].key.vip)) {
 			void *p = realloc(rc->vips, (rc->nvips + 1) * sizeof(*rc->vips));
 

@@ -33,6 +33,9 @@ struct xvip_rc_svc {
 	size_t n;
 	struct xvip_rc_backend *be;	/* sorted by (addr, port) */
 	uint32_t table_size;	/* 0: no table (no endpoint takes new flows) */
+	uint32_t affinity_s;	/* sessionAffinity ClientIP timeout; 0: none */
+	size_t nranges;		/* loadBalancerSourceRanges, sorted */
+	struct xvip_cidr *ranges;
 };
 
 struct xvip_id_pool {
@@ -45,6 +48,11 @@ struct xvip_id_pool {
 struct xvip_rc_vip {
 	struct xvip_addr addr;
 	bool on_lo;
+	bool in_map;		/* val is what xvip_vip holds */
+	struct xvip_vip_val val;
+	/* during an apply: */
+	bool want_lo;		/* some port of it has a ready endpoint */
+	bool ready_ok;		/* ... and that port's maps were programmed */
 };
 
 struct xvip_rc_stats {
