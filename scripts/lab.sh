@@ -45,6 +45,12 @@ lab_down() {
 	if [ -x "$LAB_ROOT/build/xvipd" ] && [ -e "/run/netns/$(lab_ns node)" ]; then
 		lab_nsenter node "$LAB_ROOT/build/xvipd" --cleanup --pin-dir "$LAB_PIN" \
 			--log-level error >/dev/null 2>&1 || true
+	elif [ -x "$LAB_ROOT/build/xvipd" ] && [ -d "$LAB_PIN" ]; then
+		# The node namespace is gone, but the node-to-VIP socket hooks its pins
+		# hold stay on the root cgroup: detach them from an empty namespace
+		# (nothing else there to clean; unshare keeps the host's bpffs).
+		unshare --net "$LAB_ROOT/build/xvipd" --cleanup --pin-dir "$LAB_PIN" \
+			--log-level error >/dev/null 2>&1 || true
 	fi
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB}-" || true); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true

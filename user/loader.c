@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 
 #include "xvip_xdp.skel.h"
 #include "xvip_tc.skel.h"
+#include "xvip_sock.skel.h"
 #include "loader.h"
 #include "log.h"
 
@@ -26,6 +29,14 @@
 /* Our tc filter's place on clsact ingress; a CNI's filters use other handles. */
 #define XVIP_TC_HANDLE		0x7876
 #define XVIP_TC_PRIO		1
+/* Pinned cgroup links of the socket hooks: <pin dir>/xvip_link_sock_connect4, ... */
+#define XVIP_LINK_PREFIX	"xvip_link_"
+#define XVIP_CGROUP_ROOT	"/sys/fs/cgroup"
+#define XVIP_CGROUP_HYBRID	"/sys/fs/cgroup/unified"	/* systemd's hybrid layout */
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE		71	/* kernel >= 5.14 */
+#endif
 
 int xvip_dp_parse_mode(const char *s, enum xvip_xdp_mode *mode)
 {
@@ -91,6 +102,54 @@ static int size_obj_maps(struct bpf_object *obj, uint32_t ct_size)
 	return ret;
 }
 
+static int netns_cookie(uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd, ret = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The socket hooks are optional: without them (an older kernel, no
+ * SO_NETNS_COOKIE) xvipd balances everything but the node's own sockets.
+ * They must know the namespace before load: the cookie is read-only data.
+ */
+static void load_sock(struct xvip_dp *dp, const struct xvip_dp_opts *o,
+		      const struct bpf_object_open_opts *oo)
+{
+	uint64_t cookie = 0;
+	int ret;
+
+	ret = netns_cookie(&cookie);
+	if (ret) {
+		log_warn("read the network namespace cookie (SO_NETNS_COOKIE, kernel >= 5.14): "
+			 "%s (%d); node-to-VIP off", strerror(-ret), ret);
+		return;
+	}
+	dp->sock = xvip_sock__open_opts(oo);
+	if (!dp->sock) {
+		ret = -errno;
+		log_warn("open socket-hook object: %s (%d); node-to-VIP off", strerror(-ret), ret);
+		return;
+	}
+	dp->sock->rodata->xvip_netns_cookie = cookie;
+	ret = size_obj_maps(dp->sock->obj, o->ct_size);
+	ret = ret ?: xvip_sock__load(dp->sock);
+	if (ret) {
+		log_warn("load socket-hook programs: %s (%d); node-to-VIP off", strerror(-ret),
+			 ret);
+		xvip_sock__destroy(dp->sock);
+		dp->sock = NULL;
+	}
+}
+
 int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -140,6 +199,7 @@ int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
 		log_err("find maps in xdp object: %s (%d)", strerror(-ret), ret);
 		goto err;
 	}
+	load_sock(dp, o, &oo);
 	return 0;
 err:
 	xvip_dp_close(dp);
@@ -148,6 +208,8 @@ err:
 
 void xvip_dp_close(struct xvip_dp *dp)
 {
+	xvip_sock__destroy(dp->sock);
+	dp->sock = NULL;
 	xvip_tc__destroy(dp->tc);
 	xvip_xdp__destroy(dp->xdp);
 	dp->tc = NULL;
@@ -291,6 +353,155 @@ bool xvip_dp_tc_attached(int ifindex)
 	       !strcmp(name, XVIP_TC_PROG_NAME);
 }
 
+/* ---- node-to-VIP: socket hooks on a cgroup v2 */
+
+static int open_cgroup2(const char *path, int *fd, uint64_t *id)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (statfs(path, &sfs))
+		return -errno;
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return -ENOTSUP;
+	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	/* A cgroup v2 directory's inode number is its cgroup id. */
+	if (fstat(*fd, &st)) {
+		int ret = -errno;
+
+		close(*fd);
+		return ret;
+	}
+	*id = st.st_ino;
+	return 0;
+}
+
+static uint64_t link_cgroup_id(int link_fd)
+{
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(link_fd, &info, &len))
+		return 0;
+	return info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id : 0;
+}
+
+/* Detach a pinned link whatever holds it open, and remove the pin. */
+static int unpin_link(const char *pin)
+{
+	int fd = bpf_obj_get(pin), ret = 0;
+
+	if (fd >= 0) {
+		ret = bpf_link_detach(fd) ? -errno : 0;
+		close(fd);
+	}
+	if (unlink(pin) && errno != ENOENT)
+		ret = ret ?: -errno;
+	return ret;
+}
+
+/*
+ * Attach prog to the cgroup, or hand a pinned link of a previous xvipd the
+ * new program: the kernel swaps it in place, so sockets never see a moment
+ * without the hook. *created says whether a new link was made.
+ */
+static int attach_sock_prog(struct bpf_program *prog, int cg_fd, uint64_t cg_id,
+			    const char *pin, bool *created)
+{
+	const char *name = bpf_program__name(prog);
+	struct bpf_link *link;
+	int ret;
+
+	*created = false;
+	link = bpf_link__open(pin);
+	if (link) {
+		if (link_cgroup_id(bpf_link__fd(link)) == cg_id) {
+			ret = bpf_link__update_program(link, prog);
+			bpf_link__destroy(link);	/* closes our fd; the pin keeps it */
+			if (!ret)
+				return 0;
+			log_warn("replace %s in pinned link %s: %s (%d); attaching anew", name,
+				 pin, strerror(-ret), ret);
+		} else {
+			bpf_link__destroy(link);
+			log_info("pinned link %s is on another cgroup; attaching anew", pin);
+		}
+		unpin_link(pin);
+	}
+	link = bpf_program__attach_cgroup(prog, cg_fd);
+	ret = (int)libbpf_get_error(link);
+	if (ret) {
+		log_err("attach %s to the cgroup: %s (%d)", name, strerror(-ret), ret);
+		return ret;
+	}
+	ret = bpf_link__pin(link, pin);
+	if (ret) {
+		log_err("pin link of %s as %s: %s (%d)", name, pin, strerror(-ret), ret);
+		bpf_link__destroy(link);	/* unpinned: closing detaches it */
+		return ret;
+	}
+	bpf_link__destroy(link);
+	*created = true;
+	return 0;
+}
+
+int xvip_dp_attach_sock(struct xvip_dp *dp, const char *cgroup)
+{
+	struct bpf_program *progs[8];
+	char pins[8][PATH_MAX];
+	bool created[8] = {};
+	const char *path = cgroup ?: XVIP_CGROUP_ROOT;
+	uint64_t cg_id = 0;
+	int cg_fd = -1, ret;
+	size_t i, n = 0;
+
+	if (!dp->sock)
+		return -ENOTSUP;
+	ret = open_cgroup2(path, &cg_fd, &cg_id);
+	if (ret == -ENOTSUP && !cgroup) {
+		path = XVIP_CGROUP_HYBRID;
+		ret = open_cgroup2(path, &cg_fd, &cg_id);
+	}
+	if (ret) {
+		log_warn("cgroup %s: %s; mount cgroup2 there or pass --cgroup PATH",
+			 path, ret == -ENOTSUP ? "not a cgroup v2 mount" : strerror(-ret));
+		return ret;
+	}
+	/*
+	 * The hooks that show the VIP go first, the ones that send to an
+	 * endpoint last: no socket is ever sent to an endpoint it would then
+	 * see as its peer instead of the VIP.
+	 */
+	progs[n++] = dp->sock->progs.xvip_sock_recvmsg4;
+	progs[n++] = dp->sock->progs.xvip_sock_recvmsg6;
+	progs[n++] = dp->sock->progs.xvip_sock_getpeername4;
+	progs[n++] = dp->sock->progs.xvip_sock_getpeername6;
+	progs[n++] = dp->sock->progs.xvip_sock_connect4;
+	progs[n++] = dp->sock->progs.xvip_sock_connect6;
+	progs[n++] = dp->sock->progs.xvip_sock_sendmsg4;
+	progs[n++] = dp->sock->progs.xvip_sock_sendmsg6;
+	for (i = 0; i < n; i++) {
+		/* xvip_sock_connect4 -> xvip_link_sock_connect4 */
+		snprintf(pins[i], sizeof(pins[i]), "%s/%s%s", dp->pin_dir, XVIP_LINK_PREFIX,
+			 bpf_program__name(progs[i]) + strlen("xvip_"));
+		ret = attach_sock_prog(progs[i], cg_fd, cg_id, pins[i], &created[i]);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		/* Undo what this call attached; replaced links keep working. */
+		while (i-- > 0)
+			if (created[i])
+				unpin_link(pins[i]);
+	} else {
+		log_info("node-to-VIP socket hooks attached to cgroup %s", path);
+	}
+	close(cg_fd);
+	return ret;
+}
+
 static int remove_pins(const char *dir)
 {
 	char path[PATH_MAX];
@@ -313,6 +524,34 @@ static int remove_pins(const char *dir)
 	closedir(d);
 	if (rmdir(dir) && errno != ENOENT && errno != ENOTEMPTY)
 		log_warn("remove pin dir %s: %s", dir, strerror(errno));
+	return n;
+}
+
+/*
+ * The socket hooks are found by their pins, not by looking at the cgroup:
+ * other xvipd instances (other namespaces) have the same programs there.
+ */
+static int detach_sock_links(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int n = 0, ret;
+
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, XVIP_LINK_PREFIX, strlen(XVIP_LINK_PREFIX)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		ret = unpin_link(path);
+		if (ret)
+			log_warn("detach %s: %s (%d)", path, strerror(-ret), ret);
+		else
+			n++;
+	}
+	closedir(d);
 	return n;
 }
 
@@ -353,6 +592,7 @@ int xvip_dp_cleanup(const char *pin_dir)
 		}
 	}
 	if_freenameindex(ifs);
+	detached += detach_sock_links(pin_dir);
 	remove_pins(pin_dir);
 	return detached;
 }

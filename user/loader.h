@@ -2,7 +2,9 @@
 /*
  * Loads the XDP and tc skeletons with their maps pinned under the pin dir,
  * attaches XDP to the uplinks (libxdp, single-program fallback) and tc to
- * the pod-facing interfaces (libbpf), and undoes all of it on --cleanup.
+ * the pod-facing interfaces (libbpf), the node-to-VIP socket hooks to a
+ * cgroup v2 (bpf_links pinned under the pin dir), and undoes all of it on
+ * --cleanup.
  */
 #ifndef XVIP_LOADER_H
 #define XVIP_LOADER_H
@@ -26,6 +28,7 @@ struct xvip_dp_opts {
 struct xvip_dp {
 	struct xvip_xdp *xdp;
 	struct xvip_tc *tc;
+	struct xvip_sock *sock;	/* NULL when the socket hooks did not load */
 	struct xvip_maps maps;	/* borrowed from the XDP object */
 	char pin_dir[256];
 	enum xvip_xdp_mode mode;
@@ -48,8 +51,20 @@ int xvip_dp_attach_tc(struct xvip_dp *dp, int ifindex);
 bool xvip_dp_tc_attached(int ifindex);
 
 /*
+ * Node-to-VIP: attach the socket hooks (connect, sendmsg, recvmsg,
+ * getpeername; IPv4 and IPv6) to the cgroup v2 directory cgroup (NULL: the
+ * root at /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid layout).
+ * They act only on sockets of the current network namespace. Each link is
+ * pinned as <pin dir>/xvip_link_sock_*, so it outlives xvipd; a pinned
+ * link from a previous xvipd gets the new program in place (no gap).
+ * -ENOTSUP when cgroup is not a cgroup v2 mount or the hooks did not load.
+ */
+int xvip_dp_attach_sock(struct xvip_dp *dp, const char *cgroup);
+
+/*
  * --cleanup: detach xvip's XDP and tc programs from every interface of the
- * current network namespace and remove the pins. Returns the number of
+ * current network namespace, detach the socket hooks pinned under pin_dir
+ * (whatever the namespace) and remove the pins. Returns the number of
  * detached attachments or -errno.
  */
 int xvip_dp_cleanup(const char *pin_dir);

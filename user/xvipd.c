@@ -42,6 +42,7 @@ struct opts {
 	char node_name[256];
 	const char *services_file;
 	const char *pin_dir;
+	const char *cgroup;	/* NULL: the default cgroup v2 root */
 	enum xvip_xdp_mode xdp_mode;
 	enum frr_mode frr;
 	uint32_t maglev_size;
@@ -87,6 +88,8 @@ static const char usage_text[] =
 	"                        when it changes and on SIGHUP\n"
 	"  --pin-dir DIR         bpffs directory for the pinned maps (default /sys/fs/bpf/xvip)\n"
 	"  --xdp-mode MODE       native, generic or auto (default auto: native, else generic)\n"
+	"  --cgroup PATH         cgroup v2 directory for the node-to-VIP socket hooks (default\n"
+	"                        /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid layout)\n"
 	"  --frr MODE            connected: VIPs as addresses on lo (default); off: never touch lo\n"
 	"  --maglev-size PRIME   largest Maglev table per service (default 16381); each table\n"
 	"                        is the smallest prime >= 100 x its endpoints up to this\n"
@@ -114,7 +117,7 @@ static int parse_u32(const char *s, uint32_t *v)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_IFACE = 256, O_CIDR, O_NODE, O_FILE, O_PIN, O_XDP, O_FRR, O_MAGLEV, O_CT,
-	       O_LOG, O_CLEANUP, O_HELP, O_KUBECONFIG };
+	       O_LOG, O_CLEANUP, O_HELP, O_KUBECONFIG, O_CGROUP };
 	static const struct option lopts[] = {
 		{ "iface", required_argument, NULL, O_IFACE },
 		{ "vip-cidr", required_argument, NULL, O_CIDR },
@@ -123,6 +126,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
 		{ "pin-dir", required_argument, NULL, O_PIN },
 		{ "xdp-mode", required_argument, NULL, O_XDP },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "frr", required_argument, NULL, O_FRR },
 		{ "maglev-size", required_argument, NULL, O_MAGLEV },
 		{ "ct-size", required_argument, NULL, O_CT },
@@ -183,6 +187,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -ENOTSUP;
 		case O_PIN:
 			o->pin_dir = optarg;
+			break;
+		case O_CGROUP:
+			o->cgroup = optarg;
 			break;
 		case O_XDP:
 			if (xvip_dp_parse_mode(optarg, &o->xdp_mode)) {
@@ -630,6 +637,9 @@ int main(int argc, char **argv)
 		if (ret)
 			goto out;
 	}
+	/* Optional: without it the node's own sockets reach VIPs through lo only. */
+	if (xvip_dp_attach_sock(&d.dp, d.o.cgroup))
+		log_warn("node-to-VIP off: processes on this node are not balanced to VIPs");
 	log_info("xvipd running: node %s, %zu uplinks, pins in %s%s", d.o.node_name,
 		 d.o.nifaces, d.o.pin_dir, d.dp.adopted ? " (adopted)" : "");
 	ret = run_loop(&d);
