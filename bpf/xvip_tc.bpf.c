@@ -23,18 +23,21 @@ XVIP_INLINE int east_west(struct __sk_buff *skb, struct cursor *c, struct xvip_p
 {
 	struct xvip_lb_result res = {};
 	struct xvip_addr src = p->flow.saddr;
+	struct fwd fw;
 	int ret, err;
 
 	if (p->frag == XVIP_FRAG_LATER) {
 		ret = lb_pick_later_frag(p, vip, &res);
 		if (ret < 0)
 			return ret;
+		if (fwd_lookup(skb, p, &src, &res.be->addr, &fw))
+			return -XVIP_DROP_FWD;
 		/* A later fragment has no ports: only the address changes. */
 		p->flow.proto = 0;
 		err = skb_nat_addr(skb, p, true, &p->flow.daddr, &res.be->addr);
 		if (err)
 			return err;
-		*action = fwd_redirect(skb, p, &src, &res.be->addr);
+		*action = fwd_send(skb, p, &fw);
 		return ret;
 	}
 	if (p->flow.proto == IPPROTO_ICMP || p->flow.proto == IPPROTO_ICMPV6)
@@ -45,10 +48,17 @@ XVIP_INLINE int east_west(struct __sk_buff *skb, struct cursor *c, struct xvip_p
 	ret = lb_pick(p, &res);
 	if (ret < 0)
 		return ret;
+	if (res.hairpin)
+		lb_hairpin_addr(&src, p->ipv6);
+	/*
+	 * Untranslated, this packet would reach the host's own sockets (the
+	 * VIP is local on lo): what cannot be sent straight on is dropped.
+	 */
+	if (fwd_lookup(skb, p, &src, &res.be->addr, &fw))
+		return -XVIP_DROP_FWD;
 	err = skb_nat_port(skb, p, true, p->flow.dport, res.be->port);
 	err = err ?: skb_nat_addr(skb, p, true, &p->flow.daddr, &res.be->addr);
 	if (!err && res.hairpin) {
-		lb_hairpin_addr(&src, p->ipv6);
 		err = skb_nat_addr(skb, p, false, &p->flow.saddr, &src);
 		xvip_count(&xvip_stats, XVIP_STAT_HAIRPIN, skb->len);
 	}
@@ -56,7 +66,7 @@ XVIP_INLINE int east_west(struct __sk_buff *skb, struct cursor *c, struct xvip_p
 		return err;
 	xvip_count(&xvip_svc_stats, res.svc_id, skb->len);
 	xvip_count(&xvip_be_stats, res.be_id, skb->len);
-	*action = fwd_redirect(skb, p, &src, &res.be->addr);
+	*action = fwd_send(skb, p, &fw);
 	return ret;
 }
 
@@ -65,6 +75,7 @@ XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *
 {
 	struct xvip_rnat_val *rv;
 	struct xvip_addr vip, dst = p->flow.daddr;
+	struct fwd fw;
 	__be16 vport;
 	__u8 flags;
 	int err;
@@ -77,16 +88,18 @@ XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *
 	vip = rv->vip;
 	vport = rv->vport;
 	flags = rv->flags;
+	/* The client was the endpoint itself: back to it. */
+	if (flags & XVIP_RNAT_F_HAIRPIN)
+		dst = p->flow.saddr;
+	if (fwd_lookup(skb, p, &vip, &dst, &fw))
+		return XVIP_STAT_PASS;	/* too big or TTL out: the stack tells the pod */
 	err = skb_nat_port(skb, p, false, p->flow.sport, vport);
 	err = err ?: skb_nat_addr(skb, p, false, &p->flow.saddr, &vip);
-	if (!err && (flags & XVIP_RNAT_F_HAIRPIN)) {
-		/* The client was the endpoint itself: back to it. */
-		dst = p->flow.saddr;
+	if (!err && (flags & XVIP_RNAT_F_HAIRPIN))
 		err = skb_nat_addr(skb, p, true, &p->flow.daddr, &dst);
-	}
 	if (err)
 		return err;
-	*action = fwd_redirect(skb, p, &vip, &dst);
+	*action = fwd_send(skb, p, &fw);
 	return XVIP_STAT_RNAT;
 }
 
@@ -109,6 +122,7 @@ XVIP_INLINE int icmp_reply_v4(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 	struct xvip_flow rk = {};
 	struct xvip_rnat_val *rv;
 	struct xvip_addr vip, pod = p->flow.saddr;
+	struct fwd fw;
 	struct iphdr in;
 	__be16 ports[4];
 	__u16 old_check, new_check;
@@ -132,6 +146,9 @@ XVIP_INLINE int icmp_reply_v4(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 	if (!rv)
 		return XVIP_STAT_PASS;
 	vip = rv->vip;
+	p->flow.proto = IPPROTO_ICMP;
+	if (fwd_lookup(skb, p, &vip, &p->flow.daddr, &fw))
+		return XVIP_STAT_PASS;
 
 	/* Quoted UDP checksum (inside the 8 quoted bytes) covers address and port. */
 	if (in.protocol == IPPROTO_UDP && ports[3]) {
@@ -157,10 +174,9 @@ XVIP_INLINE int icmp_reply_v4(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 	    bpf_skb_store_bytes(skb, q.ip_off + offsetof(struct iphdr, check), &new_check, 2, 0))
 		return -XVIP_DROP_TRUNCATED;
 	/* Outer source: ICMPv4 has no pseudo-header, so only the IP checksum. */
-	p->flow.proto = IPPROTO_ICMP;
 	if (skb_nat_addr(skb, p, false, &pod, &vip))
 		return -XVIP_DROP_TRUNCATED;
-	*action = fwd_redirect(skb, p, &vip, &p->flow.daddr);
+	*action = fwd_send(skb, p, &fw);
 	return XVIP_STAT_ICMP_XLATE;
 }
 

@@ -256,6 +256,7 @@ enum xvip_stat {
 	XVIP_DROP_SRC_RANGE = 24,	/* source outside loadBalancerSourceRanges */
 	XVIP_DROP_EXT_HDRS = 25,	/* more IPv6 extension headers than XVIP_IPV6_EXT_MAX */
 	XVIP_DROP_ICMP_UNKNOWN = 26,	/* ICMP error to a VIP about no known flow */
+	XVIP_DROP_FWD = 30,		/* pod to VIP: too big for the endpoint's link, or TTL out */
 	XVIP_DROP_SOCK_UNSERVED = 27,	/* node socket to a VIP port no Service serves: EPERM */
 	XVIP_DROP_SOCK_NO_BACKEND = 28,	/* node socket to a Service without endpoints: EPERM */
 	XVIP_DROP_SOCK_FAMILY = 29,	/* endpoint of the other family than the socket: EPERM */

@@ -31,6 +31,7 @@ static const char *const stat_names[XVIP_STAT_MAX] = {
 	[XVIP_DROP_SRC_RANGE] = "drop_source_range",
 	[XVIP_DROP_EXT_HDRS] = "drop_ipv6_ext_headers",
 	[XVIP_DROP_ICMP_UNKNOWN] = "drop_icmp_error_unknown_flow",
+	[XVIP_DROP_FWD] = "drop_pod_to_vip_unforwardable",
 	[XVIP_DROP_SOCK_UNSERVED] = "drop_sock_unserved_port",
 	[XVIP_DROP_SOCK_NO_BACKEND] = "drop_sock_no_backend",
 	[XVIP_DROP_SOCK_FAMILY] = "drop_sock_family",

@@ -42,40 +42,68 @@ XVIP_INLINE int fwd_dec_ttl(struct __sk_buff *skb, const struct xvip_pkt *p)
 	       -1 : 0;
 }
 
-/*
- * Route the packet (source src, destination the flow's) and send it out of
- * the device the FIB names. Returns a tc action: TC_ACT_REDIRECT, or
- * TC_ACT_OK to leave the packet to the stack when the FIB has no answer.
- */
-XVIP_INLINE int fwd_redirect(struct __sk_buff *skb, const struct xvip_pkt *p,
-			     const struct xvip_addr *src, const struct xvip_addr *dst)
-{
-	struct bpf_fib_lookup f = {};
-	int ret;
+struct fwd {
+	struct bpf_fib_lookup f;
+	int ret;		/* BPF_FIB_LKUP_RET_* */
+};
 
-	f.ifindex = skb->ifindex;
-	f.l4_protocol = p->flow.proto;
-	f.tot_len = (__u16)(skb->len - p->l3_off);
+/*
+ * Look up the route the translated packet (source src, destination dst)
+ * will take, before translating it. Returns 0 when it can be sent straight
+ * out, or 1 when it must go to the stack untranslated: too big for the next
+ * link (the stack answers the pod with "fragmentation needed", and the pod
+ * lowers its path MTU) or its TTL runs out here (the stack sends "time
+ * exceeded"). Translated, such a packet would carry the VIP as its source
+ * into the stack and be dropped there as a martian.
+ */
+XVIP_INLINE int fwd_lookup(struct __sk_buff *skb, const struct xvip_pkt *p,
+			   const struct xvip_addr *src, const struct xvip_addr *dst,
+			   struct fwd *fw)
+{
+	struct bpf_fib_lookup *f = &fw->f;
+	__u8 ttl;
+
+	__builtin_memset(f, 0, sizeof(*f));
+	f->ifindex = skb->ifindex;
+	f->l4_protocol = p->flow.proto;
+	f->tot_len = (__u16)(skb->len - p->l3_off);
 	if (p->ipv6) {
-		f.family = XVIP_AF_INET6;
-		__builtin_memcpy(f.ipv6_src, src, sizeof(f.ipv6_src));
-		__builtin_memcpy(f.ipv6_dst, dst, sizeof(f.ipv6_dst));
+		f->family = XVIP_AF_INET6;
+		__builtin_memcpy(f->ipv6_src, src, sizeof(f->ipv6_src));
+		__builtin_memcpy(f->ipv6_dst, dst, sizeof(f->ipv6_dst));
 	} else {
-		f.family = XVIP_AF_INET;
-		f.ipv4_src = src->a[3];
-		f.ipv4_dst = dst->a[3];
+		f->family = XVIP_AF_INET;
+		f->ipv4_src = src->a[3];
+		f->ipv4_dst = dst->a[3];
 	}
-	ret = bpf_fib_lookup(skb, &f, sizeof(f), 0);
-	if (ret != BPF_FIB_LKUP_RET_SUCCESS && ret != BPF_FIB_LKUP_RET_NO_NEIGH)
+	fw->ret = bpf_fib_lookup(skb, f, sizeof(*f), 0);
+	if (fw->ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return 1;
+	if (fw->ret != BPF_FIB_LKUP_RET_SUCCESS && fw->ret != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return 0;
+	if (bpf_skb_load_bytes(skb, p->l3_off + (p->ipv6 ? offsetof(struct ipv6hdr, hop_limit) :
+							  offsetof(struct iphdr, ttl)),
+			       &ttl, 1) || ttl <= 1)
+		return 1;
+	return 0;
+}
+
+/*
+ * Send the translated packet out of the device fwd_lookup found. Returns a
+ * tc action: TC_ACT_REDIRECT, or TC_ACT_OK when the FIB had no answer.
+ */
+XVIP_INLINE int fwd_send(struct __sk_buff *skb, const struct xvip_pkt *p, struct fwd *fw)
+{
+	if (fw->ret != BPF_FIB_LKUP_RET_SUCCESS && fw->ret != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return TC_ACT_OK;
 	if (fwd_dec_ttl(skb, p))
-		return TC_ACT_OK;	/* expired: the stack sends the ICMP error */
-	if (ret == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return (int)bpf_redirect_neigh(f.ifindex, NULL, 0, 0);
-	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), f.dmac, ETH_ALEN, 0) ||
-	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), f.smac, ETH_ALEN, 0))
 		return TC_ACT_OK;
-	return (int)bpf_redirect(f.ifindex, 0);
+	if (fw->ret == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return (int)bpf_redirect_neigh(fw->f.ifindex, NULL, 0, 0);
+	if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), fw->f.dmac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_source), fw->f.smac, ETH_ALEN, 0))
+		return TC_ACT_OK;
+	return (int)bpf_redirect(fw->f.ifindex, 0);
 }
 
 #endif
