@@ -7,7 +7,7 @@ pkgs=(
 	clang llvm make gcc pkg-config
 	libbpf-dev libxdp-dev bpftool xdp-tools libelf-dev zlib1g-dev
 	libjson-c-dev libyaml-dev libmnl-dev libcurl4-openssl-dev libmicrohttpd-dev
-	iproute2 socat nftables python3 frr iperf3 openssl
+	iproute2 ethtool socat nftables python3 frr iperf3 openssl
 )
 
 missing=()

@@ -15,7 +15,7 @@ LAB_DIR=${LAB_DIR:-/tmp/${LAB}}
 LAB_PIN=${LAB_PIN:-/sys/fs/bpf/${LAB}}
 LAB_ROOT=${LAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 LAB_CLIENT_IP=198.18.30.10
-LAB_NODE_UP_IP=198.18.30.1
+if [ -n "${LAB_ROUTER:-}" ]; then LAB_NODE_UP_IP=198.18.29.2; else LAB_NODE_UP_IP=198.18.30.1; fi
 LAB_VIP_CIDR=198.18.21.0/24
 
 lab_ns() { echo "${LAB}-$1"; }
@@ -70,7 +70,29 @@ lab_spawn() {
 lab_pod_servers() {
 	local i=$1
 	lab_spawn "pod$i-server" ip netns exec "$(lab_ns "pod$i")" python3 \
-		"$LAB_ROOT/tests/lab_server.py" "pod$i" 8080 5353
+		"$LAB_ROOT/tests/lab_server.py" "pod$i" 8080 5353 8081
+}
+
+# LAB_ROUTER=1: a router between the client and the node, as the fabric would be
+#   client c0 198.18.30.10 -- rc 198.18.30.1 [router] ru 198.18.29.1 -- up0 198.18.29.2 node
+lab_router_up() {
+	ip netns add "$(lab_ns rtr)"
+	lab_exec rtr ip link set lo up
+	lab_exec rtr sysctl -qw net.ipv4.ip_forward=1
+	ip link add c0 netns "$(lab_ns client)" type veth peer name rc netns "$(lab_ns rtr)"
+	ip link add ru netns "$(lab_ns rtr)" type veth peer name up0 netns "$(lab_ns node)"
+	lab_exec client ip addr add "$LAB_CLIENT_IP/24" dev c0
+	lab_exec client ip link set c0 up
+	lab_exec client ip route add default via 198.18.30.1
+	lab_exec rtr ip addr add 198.18.30.1/24 dev rc
+	lab_exec rtr ip addr add 198.18.29.1/24 dev ru
+	lab_exec rtr ip link set rc up
+	lab_exec rtr ip link set ru up
+	lab_exec rtr ip route add "$LAB_VIP_CIDR" via "$LAB_NODE_UP_IP"
+	lab_exec rtr ip route add 198.18.20.0/24 via "$LAB_NODE_UP_IP"
+	lab_exec node ip addr add "$LAB_NODE_UP_IP/24" dev up0
+	lab_exec node ip link set up0 up
+	lab_exec node ip route add 198.18.30.0/24 via 198.18.29.1
 }
 
 lab_up() {
@@ -86,14 +108,18 @@ lab_up() {
 	lab_exec node sysctl -qw net.ipv4.conf.all.rp_filter=0
 	lab_exec node sysctl -qw net.ipv4.conf.default.rp_filter=0
 
-	ip link add c0 netns "$(lab_ns client)" type veth peer name up0 netns "$(lab_ns node)"
-	lab_exec client ip addr add "$LAB_CLIENT_IP/24" dev c0
-	lab_exec client ip link set c0 up
-	lab_exec client ip route add "$LAB_VIP_CIDR" via "$LAB_NODE_UP_IP"
-	lab_exec client ip route add 198.18.20.0/24 via "$LAB_NODE_UP_IP"
-	lab_exec node ip addr add "$LAB_NODE_UP_IP/24" dev up0
-	lab_exec node ip link set up0 up
-	# veth drops XDP_PASS-ed frames' GRO otherwise; keep the path plain.
+	if [ -n "${LAB_ROUTER:-}" ]; then
+		lab_router_up
+	else
+		ip link add c0 netns "$(lab_ns client)" type veth peer name up0 netns "$(lab_ns node)"
+		lab_exec client ip addr add "$LAB_CLIENT_IP/24" dev c0
+		lab_exec client ip link set c0 up
+		lab_exec client ip route add "$LAB_VIP_CIDR" via "$LAB_NODE_UP_IP"
+		lab_exec client ip route add 198.18.20.0/24 via "$LAB_NODE_UP_IP"
+		lab_exec node ip addr add "$LAB_NODE_UP_IP/24" dev up0
+		lab_exec node ip link set up0 up
+	fi
+	# The client sends plain frames, as a remote host's NIC would put them on the wire.
 	lab_exec client ethtool -K c0 tso off gso off >/dev/null 2>&1 || true
 
 	for i in $(seq 1 "$LAB_PODS"); do

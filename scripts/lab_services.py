@@ -3,11 +3,13 @@
 services,endpointslices -A -o json` prints them.
 
   lab_services.py [--pods 1,2,3] [--not-ready 2] [--terminating 3] [--node node1]
+                  [--echo-port 7007]
 
 Service default/web: VIP 198.18.21.1, port 80/TCP -> named targetPort "http"
-(8080), port 53/UDP -> 5353. One EndpointSlice per two pods (several slices
-per Service, as large Services get), plus an endpoint on node2 that is never
-local here."""
+(8080), port 53/UDP -> 5353; with --echo-port P also port 7/TCP and 7/UDP ->
+named targetPorts "echo" and "echo-udp" (P). One EndpointSlice per two pods
+(several slices per Service, as large Services get), plus an endpoint on node2
+that is never local here."""
 import argparse
 import json
 import zlib
@@ -18,6 +20,13 @@ ap.add_argument("--not-ready", default="")
 ap.add_argument("--terminating", default="")
 ap.add_argument("--node", default="node1")
 ap.add_argument("--vip", default="198.18.21.1")
+ap.add_argument("--echo-port", type=int, default=0)
+ap.add_argument("--bulk", action="store_true", help="add port 81/TCP -> bulk (8081)")
+ap.add_argument("--solo", action="store_true",
+                help="add Service solo: 198.18.21.2:80 -> pod 1 only")
+ap.add_argument("--affinity", type=int, default=0, help="sessionAffinity ClientIP timeout")
+ap.add_argument("--lb-ip", default="", help="status.loadBalancer.ingress IP of web")
+ap.add_argument("--source-ranges", default="", help="loadBalancerSourceRanges of web, CSV")
 a = ap.parse_args()
 
 pods = [int(p) for p in a.pods.split(",") if p]
@@ -58,6 +67,28 @@ svc = {
     },
     "status": {"loadBalancer": {}},
 }
+if a.bulk:
+    svc["spec"]["ports"].append({"name": "bulk", "port": 81, "protocol": "TCP",
+                                 "targetPort": 8081})
+if a.affinity:
+    svc["spec"]["sessionAffinity"] = "ClientIP"
+    svc["spec"]["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": a.affinity}}
+if a.lb_ip:
+    svc["spec"]["type"] = "LoadBalancer"
+    svc["status"]["loadBalancer"] = {"ingress": [{"ip": a.lb_ip, "ipMode": "VIP"}]}
+if a.source_ranges:
+    svc["spec"]["loadBalancerSourceRanges"] = a.source_ranges.split(",")
+slice_ports = [{"name": "http", "port": 8080, "protocol": "TCP"},
+               {"name": "dns", "port": 5353, "protocol": "UDP"}]
+if a.bulk:
+    slice_ports.append({"name": "bulk", "port": 8081, "protocol": "TCP"})
+if a.echo_port:
+    svc["spec"]["ports"] += [
+        {"name": "echo", "port": 7, "protocol": "TCP", "targetPort": "echo"},
+        {"name": "echo-udp", "port": 7, "protocol": "UDP", "targetPort": "echo-udp"},
+    ]
+    slice_ports += [{"name": "echo", "port": a.echo_port, "protocol": "TCP"},
+                    {"name": "echo-udp", "port": a.echo_port, "protocol": "UDP"}]
 
 
 def endpoint(i, node):
@@ -90,9 +121,30 @@ for n in range(0, len(eps), 2):
                                  "controller": True, "kind": "Service", "name": "web",
                                  "uid": svc["metadata"]["uid"]}],
         }),
-        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"},
-                  {"name": "dns", "port": 5353, "protocol": "UDP"}],
+        "ports": slice_ports,
     })
 
-print(json.dumps({"apiVersion": "v1", "items": [svc] + slices, "kind": "List",
+items = [svc] + slices
+if a.solo:
+    solo = json.loads(json.dumps(svc))
+    solo["metadata"] = meta("solo")
+    solo["spec"]["clusterIP"] = "198.18.21.2"
+    solo["spec"]["clusterIPs"] = ["198.18.21.2"]
+    solo["spec"]["ports"] = [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]
+    solo["spec"]["type"] = "ClusterIP"
+    for k in ("sessionAffinity", "sessionAffinityConfig", "loadBalancerSourceRanges"):
+        solo["spec"].pop(k, None)
+    solo["status"] = {"loadBalancer": {}}
+    items.append(solo)
+    items.append({
+        "addressType": "IPv4", "apiVersion": "discovery.k8s.io/v1",
+        "endpoints": [endpoint(1, a.node)], "kind": "EndpointSlice",
+        "metadata": meta("solo-a", {
+            "generateName": "solo-",
+            "labels": {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                       "kubernetes.io/service-name": "solo"}}),
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+    })
+
+print(json.dumps({"apiVersion": "v1", "items": items, "kind": "List",
                   "metadata": {"resourceVersion": ""}}, indent=4))

@@ -66,7 +66,12 @@ XVIP_INLINE int fwd_lookup(struct __sk_buff *skb, const struct xvip_pkt *p,
 	__builtin_memset(f, 0, sizeof(*f));
 	f->ifindex = skb->ifindex;
 	f->l4_protocol = p->flow.proto;
-	f->tot_len = (__u16)(skb->len - p->l3_off);
+	/*
+	 * tot_len 0: the kernel checks the skb itself against the output MTU,
+	 * which is right for GSO packets (their segments must fit, not the
+	 * whole aggregate).
+	 */
+	f->tot_len = 0;
 	if (p->ipv6) {
 		f->family = XVIP_AF_INET6;
 		__builtin_memcpy(f->ipv6_src, src, sizeof(f->ipv6_src));

@@ -20,6 +20,11 @@ check() {
 	return 0
 }
 
+# Inside a test: report it skipped with a reason (the machine lacks something).
+e2e_skip() {
+	e2e_skipped=$1
+}
+
 # e2e_run SKIP_REASON test_fn...: runs each test function, prints its result line.
 e2e_run() {
 	local skip=$1 t; shift
@@ -30,8 +35,11 @@ e2e_run() {
 		fi
 		e2e_cur=$t
 		e2e_failed=0
+		e2e_skipped=""
 		"$t"
-		if [ "$e2e_failed" -eq 0 ]; then echo "PASS $t"; else echo "FAIL $t"; fi
+		if [ "$e2e_failed" -ne 0 ]; then echo "FAIL $t";
+		elif [ -n "$e2e_skipped" ]; then echo "SKIP $t: $e2e_skipped";
+		else echo "PASS $t"; fi
 	done
 }
 
