@@ -180,6 +180,75 @@ XVIP_INLINE int icmp_reply_v4(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 	return XVIP_STAT_ICMP_XLATE;
 }
 
+XVIP_INLINE bool icmp6_error(__u8 type)
+{
+	return type >= 1 && type <= 4;	/* unreachable, too big, time exceeded, parameter */
+}
+
+/* The same for ICMPv6, whose checksum also covers the outer addresses. */
+XVIP_INLINE int icmp_reply_v6(struct __sk_buff *skb, struct xvip_pkt *p, int *action)
+{
+	__u32 ip_off = p->l4_off + 8, l4_off = p->l4_off + 8 + 40;
+	__u32 icsum = p->l4_off + 2;
+	struct xvip_flow rk = {};
+	struct xvip_rnat_val *rv;
+	struct xvip_addr vip, pod = p->flow.saddr;
+	struct ipv6hdr in;
+	struct fwd fw;
+	__be16 ports[4], vport;
+	__s64 diff;
+	__u8 type;
+
+	if (bpf_skb_load_bytes(skb, p->l4_off, &type, 1) || !icmp6_error(type))
+		return XVIP_STAT_PASS;
+	if (bpf_skb_load_bytes(skb, ip_off, &in, sizeof(in)) ||
+	    bpf_skb_load_bytes(skb, l4_off, ports, sizeof(ports)))
+		return XVIP_STAT_PASS;
+	/* Quoted: client:cport -> pod:tport (quoted extension headers are not followed). */
+	__builtin_memcpy(&rk.saddr, &in.daddr, sizeof(rk.saddr));
+	__builtin_memcpy(&rk.daddr, &in.saddr, sizeof(rk.daddr));
+	rk.sport = ports[1];
+	rk.dport = ports[0];
+	rk.proto = in.nexthdr;
+	if (!addr_eq(&rk.saddr, &pod))
+		return XVIP_STAT_PASS;
+	rv = bpf_map_lookup_elem(&xvip_rnat, &rk);
+	if (!rv)
+		return XVIP_STAT_PASS;
+	vip = rv->vip;
+	vport = rv->vport;
+	if (fwd_lookup(skb, p, &vip, &p->flow.daddr, &fw))
+		return XVIP_STAT_PASS;
+
+	diff = bpf_csum_diff((__be32 *)&pod, 16, (__be32 *)&vip, 16, 0);
+	if (diff < 0)
+		return -XVIP_DROP_TRUNCATED;
+	if (in.nexthdr == IPPROTO_UDP && ports[3]) {
+		__u16 c = ports[3];
+		__u32 sum = (__u16)~c;
+
+		/* the quoted UDP checksum covers the quoted destination and port */
+		sum = csum_add(sum, (__u32)diff);
+		c = csum_fold(sum);
+		csum_replace2(&c, ports[1], vport);
+		if (!c)
+			c = 0xffff;
+		if (bpf_l4_csum_replace(skb, icsum, ports[3], c, 2) ||
+		    bpf_skb_store_bytes(skb, l4_off + 6, &c, 2, 0))
+			return -XVIP_DROP_TRUNCATED;
+	}
+	if (bpf_l4_csum_replace(skb, icsum, ports[1], vport, 2) ||
+	    bpf_skb_store_bytes(skb, l4_off + 2, &vport, 2, 0) ||
+	    bpf_l4_csum_replace(skb, icsum, 0, (__u32)diff, 0) ||
+	    bpf_skb_store_bytes(skb, ip_off + offsetof(struct ipv6hdr, daddr), &vip, 16, 0))
+		return -XVIP_DROP_TRUNCATED;
+	/* Outer source, through the pseudo-header. */
+	if (skb_nat_addr(skb, p, false, &pod, &vip))
+		return -XVIP_DROP_TRUNCATED;
+	*action = fwd_send(skb, p, &fw);
+	return XVIP_STAT_ICMP_XLATE;
+}
+
 /* Returns an XVIP_STAT_* (with *action set) or a drop. */
 XVIP_INLINE int process(struct __sk_buff *skb, int *action)
 {
@@ -209,6 +278,8 @@ XVIP_INLINE int process(struct __sk_buff *skb, int *action)
 		return XVIP_STAT_PASS;
 	if (l4 == IPPROTO_ICMP && !p.ipv6)
 		return icmp_reply_v4(skb, &p, action);
+	if (l4 == IPPROTO_ICMPV6 && p.ipv6)
+		return icmp_reply_v6(skb, &p, action);
 	if (l4 != IPPROTO_TCP && l4 != IPPROTO_UDP && l4 != IPPROTO_SCTP)
 		return XVIP_STAT_PASS;
 	return reply(skb, &c, &p, action);

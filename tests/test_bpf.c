@@ -832,6 +832,28 @@ TEST(tc_icmp_error_from_pod_is_reverse_translated)
 	expect("port unreachable from the pod", tc_fd(), &unreach, TC_ACT_OK, &want);
 }
 
+TEST(tc_icmpv6_error_from_pod_is_reverse_translated)
+{
+	NEED_DP();
+	struct pkt_spec q = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::1",
+			      .sport = 48000, .dport = 443, .proto = IPPROTO_TCP,
+			      .tcp_flags = TH_SYN };
+	struct pkt_spec dnat = q;
+	struct pkt_spec quoted, wq = q;
+	struct pkt_spec unreach = { .saddr = "2001:db8:20::11", .daddr = "2001:db8:30::10",
+				    .proto = IPPROTO_ICMPV6, .inner = &quoted, .icmp_type = 1,
+				    .icmp_code = 4 };
+	struct pkt_spec want = unreach;
+
+	dnat.daddr = "2001:db8:20::11";
+	dnat.dport = 8443;
+	quoted = dnat;
+	expect("v6 syn", xdp_fd(), &q, XDP_PASS, &dnat);
+	want.saddr = "2001:db8:21::1";
+	want.inner = &wq;
+	expect("icmpv6 port unreachable from the pod", tc_fd(), &unreach, TC_ACT_OK, &want);
+}
+
 /* With a route and a neighbour, a translated reply leaves by redirect, TTL decremented. */
 TEST(tc_reply_is_redirected_by_the_fib)
 {
@@ -938,4 +960,5 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(xdp_tcp_syn_to_vip_is_dnatted),
 	  TEST_CASE(tc_pod_to_vip_and_back), TEST_CASE(tc_hairpin_pod_to_itself),
 	  TEST_CASE(tc_pod_to_unserved_vip_port_is_dropped),
 	  TEST_CASE(tc_icmp_error_from_pod_is_reverse_translated),
+	  TEST_CASE(tc_icmpv6_error_from_pod_is_reverse_translated),
 	  TEST_CASE(tc_reply_is_redirected_by_the_fib), TEST_CASE(verifier_instruction_counts), TEST_CASE(zz_teardown))

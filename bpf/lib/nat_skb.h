@@ -10,11 +10,16 @@
 #include "common.h"
 #include "parse.h"
 
-/* The L4 checksum field, or 0 when the protocol has none to update here. */
+/*
+ * The checksum field that covers the IP addresses (a pseudo-header), or 0
+ * when there is none: TCP, UDP and ICMPv6 have one; ICMPv4 and SCTP do not.
+ */
 XVIP_INLINE __u32 skb_l4_csum_at(const struct xvip_pkt *p)
 {
 	if (p->flow.proto == IPPROTO_TCP || p->flow.proto == IPPROTO_UDP)
 		return p->l4_off + p->l4_csum_off;
+	if (p->flow.proto == IPPROTO_ICMPV6 && p->ipv6)
+		return p->l4_off + 2;
 	return 0;
 }
 
