@@ -1387,6 +1387,41 @@ void xvip_model_free(struct xvip_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+static void *memdup(const void *p, size_t len)
+{
+	void *q = len ? malloc(len) : NULL;
+
+	if (q)
+		memcpy(q, p, len);
+	return q;
+}
+
+int xvip_model_dup(struct xvip_model *dst, const struct xvip_model *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (!src->nsvcs)
+		return 0;
+	dst->svcs = calloc(src->nsvcs, sizeof(*dst->svcs));
+	if (!dst->svcs)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->nsvcs; i++) {
+		const struct xvip_model_svc *s = &src->svcs[i];
+		struct xvip_model_svc *d = &dst->svcs[i];
+
+		*d = *s;
+		d->name = s->name ? strdup(s->name) : NULL;
+		d->backends = memdup(s->backends, s->nbackends * sizeof(*s->backends));
+		d->src_ranges = memdup(s->src_ranges, s->nsrc_ranges * sizeof(*s->src_ranges));
+		dst->nsvcs++;
+		if ((s->name && !d->name) || (s->nbackends && !d->backends) ||
+		    (s->nsrc_ranges && !d->src_ranges)) {
+			xvip_model_free(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 const struct xvip_model_svc *xvip_model_find(const struct xvip_model *m,
 					     const struct xvip_addr *vip, uint16_t port,
 					     uint8_t proto)

@@ -78,6 +78,8 @@ int xvip_model_from_objects(struct json_object *const *services, size_t nservice
 int xvip_model_from_file(const char *path, const struct xvip_model_opts *o,
 			 struct xvip_model *out, char *err, size_t errlen);
 void xvip_model_free(struct xvip_model *m);
+/* Deep copy of src into *dst (the reconciler keeps the last model to re-apply it on timers). */
+int xvip_model_dup(struct xvip_model *dst, const struct xvip_model *src);
 /* Binary search by (vip, port, proto); NULL if absent. */
 const struct xvip_model_svc *xvip_model_find(const struct xvip_model *m,
 					     const struct xvip_addr *vip, uint16_t port,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 
 #include "reconcile.h"
@@ -527,13 +528,184 @@ static void vip_value(const struct xvip_rc_svc *svcs, size_t n, size_t first,
 	}
 }
 
+/* ---- drain and hold-down */
+
+uint64_t xvip_rc_now(const struct xvip_reconciler *rc)
+{
+	struct timespec ts;
+
+	if (rc->clock)
+		return rc->clock();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *xvip_vip_why_str(int why)
+{
+	switch (why) {
+	case XVIP_VIP_ADVERTISED:
+		return "advertised";
+	case XVIP_VIP_NO_READY:
+		return "no ready local endpoint";
+	case XVIP_VIP_HOLD_DOWN:
+		return "hold-down";
+	case XVIP_VIP_DRAINING:
+		return "draining";
+	case XVIP_VIP_WITHDRAWN:
+		return "withdrawn";
+	case XVIP_VIP_INCOMPLETE:
+		return "maps incomplete";
+	case XVIP_VIP_LO_FAILED:
+		return "lo update failed";
+	}
+	return "?";
+}
+
+/* Index of the first service of vip in the sorted svcs (n if none). */
+static size_t svc_lower(const struct xvip_rc_svc *svcs, size_t n, const struct xvip_addr *vip)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (xvip_addr_cmp(&svcs[mid].key.vip, vip) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool vip_has_svcs(const struct xvip_reconciler *rc, const struct xvip_addr *vip)
+{
+	size_t i = svc_lower(rc->svcs, rc->nsvcs, vip);
+
+	return i < rc->nsvcs && !xvip_addr_cmp(&rc->svcs[i].key.vip, vip);
+}
+
+static bool vip_draining(const struct xvip_reconciler *rc, const struct xvip_addr *vip)
+{
+	for (size_t i = svc_lower(rc->svcs, rc->nsvcs, vip);
+	     i < rc->nsvcs && !xvip_addr_cmp(&rc->svcs[i].key.vip, vip); i++)
+		if (rc->svcs[i].drain_until_ns)
+			return true;
+	return false;
+}
+
+/*
+ * s lost its last local endpoint: its VIP was withdrawn (step 1 ran first);
+ * remove the table so new flows are dropped, and mark the backends DRAINING so
+ * conntrack'd flows keep their endpoint until the drain ends.
+ */
+static int start_drain(struct xvip_reconciler *rc, struct xvip_rc_svc *s, uint64_t now)
+{
+	char buf[XVIP_EPSTRLEN];
+	int ret;
+
+	ret = xvip_maps_maglev_del(rc->maps, s->id);
+	for (size_t i = 0; i < s->n && !ret; i++) {
+		if (s->be[i].state == XVIP_BE_DRAINING)
+			continue;
+		s->be[i].state = XVIP_BE_DRAINING;
+		ret = write_backend(rc, s, &s->be[i]);
+	}
+	if (ret) {
+		log_err("drain service %s (%s): %s (%d); removing it now",
+			svc_str(s, buf, sizeof(buf)), s->name ? s->name : "?", strerror(-ret), ret);
+		rc->last.errors++;
+		return ret;
+	}
+	s->table_size = 0;
+	s->drain_until_ns = now + rc->drain_ns;
+	log_info("service %s (%s): no local endpoint left; %zu endpoints drain existing flows "
+		 "for %llu s", svc_str(s, buf, sizeof(buf)), s->name ? s->name : "?", s->n,
+		 (unsigned long long)(rc->drain_ns / 1000000000ULL));
+	return 0;
+}
+
+/* A programmed port with no endpoint in the model: true while it is to stay, draining. */
+static bool drain_keep(struct xvip_reconciler *rc, struct xvip_rc_svc *s, uint64_t now)
+{
+	if (s->drain_until_ns)
+		return now < s->drain_until_ns;
+	if (!rc->drain_ns || !s->n)
+		return false;
+	return start_drain(rc, s, now) == 0;
+}
+
+/* Eligibility changes of one VIP at this apply (want_lo just computed). */
+static void vip_track(const struct xvip_reconciler *rc, struct xvip_rc_vip *v, uint64_t now)
+{
+	if (v->want_lo && !v->eligible)
+		v->eligible_since_ns = now;
+	if (!v->want_lo && (v->eligible || v->on_lo) && rc->hold_down_ns)
+		v->held = true;
+	v->eligible = v->want_lo;
+}
+
+static uint8_t vip_why_not(const struct xvip_reconciler *rc, const struct xvip_rc_vip *v)
+{
+	if (rc->withdraw_reason)
+		return XVIP_VIP_WITHDRAWN;
+	if (v->want_lo)
+		return XVIP_VIP_INCOMPLETE;
+	if (vip_draining(rc, &v->addr))
+		return XVIP_VIP_DRAINING;
+	return XVIP_VIP_NO_READY;
+}
+
+uint64_t xvip_rc_next_deadline(const struct xvip_reconciler *rc)
+{
+	uint64_t next = 0, t;
+
+	for (size_t i = 0; i < rc->nvips; i++) {
+		const struct xvip_rc_vip *v = &rc->vips[i];
+
+		if (v->why != XVIP_VIP_HOLD_DOWN)
+			continue;
+		t = v->eligible_since_ns + rc->hold_down_ns;
+		if (!next || t < next)
+			next = t;
+	}
+	for (size_t i = 0; i < rc->nsvcs; i++) {
+		t = rc->svcs[i].drain_until_ns;
+		if (t && (!next || t < next))
+			next = t;
+	}
+	return next;
+}
+
+static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
+
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
+{
+	struct xvip_model copy;
+	int ret;
+
+	if (m != &rc->model) {
+		ret = xvip_model_dup(&copy, m);
+		if (ret)
+			return ret;
+		xvip_model_free(&rc->model);
+		rc->model = copy;
+	}
+	return rc_apply(rc, &rc->model);
+}
+
+int xvip_rc_reapply(struct xvip_reconciler *rc)
+{
+	return rc_apply(rc, &rc->model);
+}
+
+static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 {
 	struct xvip_rc_svc *next = NULL, *des = NULL;
 	struct xvip_rc_vip *nv = NULL, *v;
 	size_t nnext = 0, nnv = 0, i, j, k;
 	bool *ok = NULL;
 	int ret = 0, failed = 0;
+	uint64_t now = xvip_rc_now(rc);
 
 	memset(&rc->last, 0, sizeof(rc->last));
 	des = calloc(m->nsvcs ? m->nsvcs : 1, sizeof(*des));
@@ -556,14 +728,15 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 			nv[nnv].addr = des[i].key.vip;
 			v = find_vip(rc->vips, rc->nvips, &nv[nnv].addr);
 			if (v) {
-				nv[nnv].on_lo = v->on_lo;
-				nv[nnv].in_map = v->in_map;
-				nv[nnv].val = v->val;
+				nv[nnv] = *v;
+				nv[nnv].want_lo = nv[nnv].ready_ok = false;
 			}
 			nnv++;
 		}
 		nv[nnv - 1].want_lo |= wants_lo(rc, &des[i]);
 	}
+	for (i = 0; i < nnv; i++)
+		vip_track(rc, &nv[i], now);
 
 	/* 1. Withdraw first: VIPs that lose their last ready endpoint or go away. */
 	for (i = 0; i < rc->nvips; i++) {
@@ -582,10 +755,17 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 		char buf[XVIP_EPSTRLEN];
 
 		if (c < 0) {
-			remove_svc(rc, &rc->svcs[i++]);
+			/* Gone from the model: drain first when it had endpoints. */
+			if (drain_keep(rc, &rc->svcs[i], now))
+				next[nnext++] = rc->svcs[i++];
+			else
+				remove_svc(rc, &rc->svcs[i++]);
 			continue;
 		}
-		if (c == 0) {
+		if (c == 0 && !des[j].n && drain_keep(rc, &rc->svcs[i], now)) {
+			next[nnext++] = rc->svcs[i++];
+			ok[j] = true;
+		} else if (c == 0) {
 			next[nnext] = rc->svcs[i++];
 			ret = update_svc(rc, &next[nnext], &m->svcs[j], &des[j]);
 			if (ret) {
@@ -626,6 +806,18 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 	rc->svcs = next;
 	rc->nsvcs = nnext;
 	next = NULL;
+
+	/* VIPs gone from the model whose ports still drain keep their entry (and stay off lo). */
+	for (i = 0, k = nnv; i < rc->nvips; i++) {
+		if (find_vip(nv, k, &rc->vips[i].addr) || !vip_has_svcs(rc, &rc->vips[i].addr))
+			continue;
+		nv[nnv] = rc->vips[i];
+		nv[nnv].want_lo = nv[nnv].ready_ok = false;
+		vip_track(rc, &nv[nnv], now);
+		nnv++;
+	}
+	if (nnv != k)
+		qsort(nv, nnv, sizeof(*nv), qcmp_vip);
 
 	/*
 	 * 3. VIP entries, once the services behind them are in: until then a new
@@ -673,10 +865,26 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 	rc->nvips = nnv;
 	nv = NULL;
 
-	/* 5. Advertise VIPs whose maps are complete and that have a ready endpoint. */
-	for (i = 0; i < rc->nvips; i++)
-		if (rc->vips[i].ready_ok)
-			lo_set(rc, &rc->vips[i], true);
+	/*
+	 * 5. Advertise VIPs whose maps are complete and that have a ready endpoint;
+	 * after a withdrawal, only once they have been ready for the hold-down.
+	 */
+	for (i = 0; i < rc->nvips; i++) {
+		v = &rc->vips[i];
+		if (!v->ready_ok) {
+			v->why = v->on_lo && v->want_lo ? XVIP_VIP_ADVERTISED :
+				 v->on_lo ? XVIP_VIP_LO_FAILED : vip_why_not(rc, v);
+			continue;
+		}
+		if (!v->on_lo && v->held && now - v->eligible_since_ns < rc->hold_down_ns) {
+			v->why = XVIP_VIP_HOLD_DOWN;
+			continue;
+		}
+		lo_set(rc, v, true);
+		v->why = v->on_lo ? XVIP_VIP_ADVERTISED : XVIP_VIP_LO_FAILED;
+		if (v->on_lo)
+			v->held = false;
+	}
 	ret = 0;
 out:
 	for (i = 0; des && i < m->nsvcs; i++) {
@@ -832,7 +1040,14 @@ int xvip_rc_adopt(struct xvip_reconciler *rc)
 	if (ret)
 		goto fail;
 	for (size_t i = 0; i < a.n; i++) {
+		size_t ndrain = 0;
+
 		qsort(a.svcs[i].be, a.svcs[i].n, sizeof(*a.svcs[i].be), qcmp_be);
+		/* A previous xvipd stopped mid-drain: the drain starts over from now. */
+		for (size_t b = 0; b < a.svcs[i].n; b++)
+			ndrain += a.svcs[i].be[b].state == XVIP_BE_DRAINING;
+		if (ndrain && ndrain == a.svcs[i].n)
+			a.svcs[i].drain_until_ns = xvip_rc_now(rc) + rc->drain_ns;
 		qsort(a.svcs[i].ranges, a.svcs[i].nranges, sizeof(*a.svcs[i].ranges), cmp_cidr);
 		if (!rc->nvips || xvip_addr_cmp(&rc->vips[rc->nvips - 1].addr, &a.svcs[i].key.vip)) {
 			void *p = realloc(rc->vips, (rc->nvips + 1) * sizeof(*rc->vips));
@@ -899,6 +1114,7 @@ void xvip_rc_fini(struct xvip_reconciler *rc)
 		svc_free(&rc->svcs[i]);
 	free(rc->svcs);
 	free(rc->vips);
+	xvip_model_free(&rc->model);
 	pool_fini(&rc->svc_ids);
 	pool_fini(&rc->be_ids);
 	rc->svcs = NULL;

@@ -36,6 +36,12 @@ struct xvip_rc_svc {
 	uint32_t affinity_s;	/* sessionAffinity ClientIP timeout; 0: none */
 	size_t nranges;		/* loadBalancerSourceRanges, sorted */
 	struct xvip_cidr *ranges;
+	/*
+	 * Non-zero: the port lost its last local endpoint (or left the model)
+	 * and its backends are XVIP_BE_DRAINING until then (CLOCK_MONOTONIC ns):
+	 * no table, so new flows are dropped; conntrack'd flows keep going.
+	 */
+	uint64_t drain_until_ns;
 };
 
 struct xvip_id_pool {
@@ -45,11 +51,28 @@ struct xvip_id_pool {
 	uint32_t head, count;
 };
 
+/* Why a VIP is, or is not, advertised (on lo). */
+enum xvip_vip_why {
+	XVIP_VIP_ADVERTISED = 0,	/* a ready local endpoint, maps complete */
+	XVIP_VIP_NO_READY,		/* no ready local endpoint */
+	XVIP_VIP_HOLD_DOWN,		/* ready again, not yet for the hold-down */
+	XVIP_VIP_DRAINING,		/* no local endpoint left: existing flows drain */
+	XVIP_VIP_WITHDRAWN,		/* withdraw_reason: node drained, dataplane down */
+	XVIP_VIP_INCOMPLETE,		/* its maps could not be programmed (retrying) */
+	XVIP_VIP_LO_FAILED,		/* the address on lo could not be changed (retrying) */
+};
+
+const char *xvip_vip_why_str(int why);
+
 struct xvip_rc_vip {
 	struct xvip_addr addr;
 	bool on_lo;
 	bool in_map;		/* val is what xvip_vip holds */
 	struct xvip_vip_val val;
+	bool eligible;		/* at the last apply: want_lo */
+	bool held;		/* withdrawn since last advertised: re-advertising waits */
+	uint8_t why;		/* enum xvip_vip_why */
+	uint64_t eligible_since_ns;	/* CLOCK_MONOTONIC ns when eligible turned true */
 	/* during an apply: */
 	bool want_lo;		/* some port of it has a ready endpoint */
 	bool ready_ok;		/* ... and that port's maps were programmed */
@@ -73,6 +96,21 @@ struct xvip_reconciler {
 	 * still programmed, so flows that still arrive are served.
 	 */
 	const char *withdraw_reason;
+	/*
+	 * Drain: a service port that loses its last local endpoint (or leaves
+	 * the model) is withdrawn first, then its backends stay DRAINING this
+	 * long before they are removed. 0: removed at once.
+	 */
+	uint64_t drain_ns;
+	/*
+	 * Hold-down: a VIP withdrawn for want of a ready endpoint (or for
+	 * withdraw_reason) goes back on lo only once it has been ready this long
+	 * without a break. Withdrawal is always immediate. 0: at once.
+	 */
+	uint64_t hold_down_ns;
+	/* CLOCK_MONOTONIC ns; NULL: the real clock (tests set their own). */
+	uint64_t (*clock)(void);
+	struct xvip_model model;	/* the last model applied, for xvip_rc_reapply */
 
 	struct xvip_rc_svc *svcs;	/* sorted like the model */
 	size_t nsvcs;
@@ -91,8 +129,19 @@ void xvip_rc_fini(struct xvip_reconciler *rc);
  * VIPs it left on lo, so the next apply is a difference, not a flush.
  */
 int xvip_rc_adopt(struct xvip_reconciler *rc);
-/* Make the maps and lo match m. Returns 0, or the number of entries that failed (> 0). */
+/*
+ * Make the maps and lo match m (copied: the reconciler keeps it). Returns 0, or
+ * the number of entries that failed (> 0).
+ */
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
+/*
+ * Apply the last model again: when a deadline passed (hold-down, drain) or
+ * withdraw_reason changed. 0 with nothing applied yet.
+ */
+int xvip_rc_reapply(struct xvip_reconciler *rc);
+/* The earliest hold-down or drain deadline (CLOCK_MONOTONIC ns), 0: none pending. */
+uint64_t xvip_rc_next_deadline(const struct xvip_reconciler *rc);
+uint64_t xvip_rc_now(const struct xvip_reconciler *rc);
 /* Withdraw every VIP xvipd put on lo (used by --cleanup and on fatal errors). */
 int xvip_rc_withdraw_all(struct xvip_reconciler *rc);
 
