@@ -23,6 +23,9 @@ lab_exec() { local ns=$1; shift; ip netns exec "$(lab_ns "$ns")" "$@"; }
 # The daemon needs the host's /sys/fs/bpf, which `ip netns exec` hides (it remounts /sys).
 lab_nsenter() { local ns=$1; shift; nsenter --net="/run/netns/$(lab_ns "$ns")" "$@"; }
 lab_pod_ip() { echo "198.18.20.$((10 + $1))"; }
+lab_pod_ip6() { echo "2001:db8:20::$((10 + $1))"; }
+LAB_CLIENT_IP6=2001:db8:30::10
+LAB_VIP_CIDR6=2001:db8:21::/64
 
 lab_bpffs() {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
@@ -93,6 +96,15 @@ lab_router_up() {
 	lab_exec node ip addr add "$LAB_NODE_UP_IP/24" dev up0
 	lab_exec node ip link set up0 up
 	lab_exec node ip route add 198.18.30.0/24 via 198.18.29.1
+	lab_exec rtr sysctl -qw net.ipv6.conf.all.forwarding=1
+	lab_exec client ip addr add "$LAB_CLIENT_IP6/64" dev c0 nodad
+	lab_exec client ip -6 route add default via 2001:db8:30::1
+	lab_exec rtr ip addr add 2001:db8:30::1/64 dev rc nodad
+	lab_exec rtr ip addr add 2001:db8:29::1/64 dev ru nodad
+	lab_exec rtr ip -6 route add "$LAB_VIP_CIDR6" via 2001:db8:29::2
+	lab_exec rtr ip -6 route add 2001:db8:20::/64 via 2001:db8:29::2
+	lab_exec node ip addr add 2001:db8:29::2/64 dev up0 nodad
+	lab_exec node ip -6 route add 2001:db8:30::/64 via 2001:db8:29::1
 }
 
 lab_up() {
@@ -107,6 +119,7 @@ lab_up() {
 	lab_exec node sysctl -qw net.ipv4.ip_forward=1
 	lab_exec node sysctl -qw net.ipv4.conf.all.rp_filter=0
 	lab_exec node sysctl -qw net.ipv4.conf.default.rp_filter=0
+	lab_exec node sysctl -qw net.ipv6.conf.all.forwarding=1
 
 	if [ -n "${LAB_ROUTER:-}" ]; then
 		lab_router_up
@@ -118,6 +131,10 @@ lab_up() {
 		lab_exec client ip route add 198.18.20.0/24 via "$LAB_NODE_UP_IP"
 		lab_exec node ip addr add "$LAB_NODE_UP_IP/24" dev up0
 		lab_exec node ip link set up0 up
+		lab_exec client ip addr add "$LAB_CLIENT_IP6/64" dev c0 nodad
+		lab_exec client ip -6 route add "$LAB_VIP_CIDR6" via 2001:db8:30::1
+		lab_exec client ip -6 route add 2001:db8:20::/64 via 2001:db8:30::1
+		lab_exec node ip addr add 2001:db8:30::1/64 dev up0 nodad
 	fi
 	# The client sends plain frames, as a remote host's NIC would put them on the wire.
 	lab_exec client ethtool -K c0 tso off gso off >/dev/null 2>&1 || true
@@ -135,6 +152,10 @@ lab_up() {
 		# The pods' gateway, as routed CNIs do it: the same link address on every pod veth.
 		lab_exec node ip addr add 169.254.1.1/32 dev "pv$i"
 		lab_exec node ip route add "$(lab_pod_ip "$i")/32" dev "pv$i"
+		lab_exec "$pod" ip addr add "$(lab_pod_ip6 "$i")/128" dev eth0 nodad
+		lab_exec node ip addr add fe80::1/64 dev "pv$i" nodad
+		lab_exec "$pod" ip -6 route add default via fe80::1 dev eth0
+		lab_exec node ip -6 route add "$(lab_pod_ip6 "$i")/128" dev "pv$i"
 		lab_pod_servers "$i"
 	done
 }
@@ -142,7 +163,7 @@ lab_up() {
 # Start xvipd in the node namespace on the lab's uplink; extra args are passed on.
 lab_xvipd() {
 	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$LAB_ROOT/build/xvipd" \
-		--iface up0 --vip-cidr "$LAB_VIP_CIDR" --node-name node1 \
+		--iface up0 --vip-cidr "$LAB_VIP_CIDR" --vip-cidr "$LAB_VIP_CIDR6" --node-name node1 \
 		--pin-dir "$LAB_PIN" "$@"
 }
 

@@ -27,6 +27,8 @@ ap.add_argument("--solo", action="store_true",
 ap.add_argument("--affinity", type=int, default=0, help="sessionAffinity ClientIP timeout")
 ap.add_argument("--lb-ip", default="", help="status.loadBalancer.ingress IP of web")
 ap.add_argument("--source-ranges", default="", help="loadBalancerSourceRanges of web, CSV")
+ap.add_argument("--dual", action="store_true",
+                help="web is dual-stack: also 2001:db8:21::1 with IPv6 EndpointSlices")
 a = ap.parse_args()
 
 pods = [int(p) for p in a.pods.split(",") if p]
@@ -121,6 +123,26 @@ for n in range(0, len(eps), 2):
                                  "controller": True, "kind": "Service", "name": "web",
                                  "uid": svc["metadata"]["uid"]}],
         }),
+        "ports": slice_ports,
+    })
+
+if a.dual:
+    svc["spec"]["clusterIPs"].append("2001:db8:21::1")
+    svc["spec"]["ipFamilies"] = ["IPv4", "IPv6"]
+    svc["spec"]["ipFamilyPolicy"] = "RequireDualStack"
+    eps6 = []
+    for e in eps:
+        e6 = json.loads(json.dumps(e))
+        last = int(e["addresses"][0].rsplit(".", 1)[1])
+        e6["addresses"] = ["2001:db8:20::%d" % last]
+        eps6.append(e6)
+    slices.append({
+        "addressType": "IPv6", "apiVersion": "discovery.k8s.io/v1", "endpoints": eps6,
+        "kind": "EndpointSlice",
+        "metadata": meta("web-v6", {
+            "generateName": "web-",
+            "labels": {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                       "kubernetes.io/service-name": "web"}}),
         "ports": slice_ports,
     })
 

@@ -198,6 +198,28 @@ if [ -z "$skip" ]; then
 		echo "xvipd log:" >&2; cat "$LAB_DIR/xvipd.log" >&2
 	fi
 fi
+# IPv6 end to end: a dual-stack Service, IPv6 clients, pods and VIP.
+test_ipv6_dual_stack_service() {
+	local out vip6=2001:db8:21::1
+	write_services --dual
+	lab_wait "lab_vip_on_lo $vip6" 50
+	check "the IPv6 VIP is on lo" lab_vip_on_lo "$vip6"
+	out=$(client client tcp "$vip6" 80 20)
+	check "20 IPv6 TCP connections answered" jq_py \
+		'sys.exit(0 if sum(1 for r in rows if "error" not in r) == 20 else 1)' <<<"$out"
+	check "several pods answered over IPv6" jq_py \
+		'sys.exit(0 if len({r.get("pod") for r in rows}) >= 2 else 1)' <<<"$out"
+	check "replies from the IPv6 VIP, pods saw the client's address" jq_py \
+		'sys.exit(0 if all(r.get("reply_from") == "'"$vip6"':80" and r.get("client_seen","").startswith("'"$LAB_CLIENT_IP6"':") for r in rows) else 1)' <<<"$out"
+	out=$(client client udp "$vip6" 53 10)
+	check "IPv6 UDP answered from [VIP]:53" jq_py \
+		'sys.exit(0 if len(rows) == 10 and all(r.get("reply_from") == "'"$vip6"':53" for r in rows) else 1)' <<<"$out"
+	out=$(client pod3 tcp "$vip6" 80 10)
+	check "a pod reaches the IPv6 VIP" jq_py \
+		'sys.exit(0 if all("error" not in r for r in rows) and len(rows) == 10 else 1)' <<<"$out"
+	write_services
+}
+
 test_xvipd_survived() {
 	check "xvipd still running" kill -0 "$(cat "$LAB_DIR/xvipd.pid")"
 }
@@ -205,4 +227,4 @@ test_xvipd_survived() {
 e2e_run "$skip" test_pod_to_vip_balanced_on_the_node test_hairpin_pod_reaches_itself \
 	test_path_mtu_discovery_through_the_vip test_fragmented_datagram_reaches_one_pod \
 	test_session_affinity_keeps_the_pod test_source_ranges_admit_only_listed_clients \
-	test_vlan_tagged_uplink test_xvipd_survived
+	test_vlan_tagged_uplink test_ipv6_dual_stack_service test_xvipd_survived

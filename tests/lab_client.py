@@ -32,8 +32,9 @@ for _ in range(count):
             res["reply_from"] = "%s:%d" % s.getpeername()[:2]
             s.close()
         else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind(("0.0.0.0", 0))
+            v6 = ":" in vip
+            s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("::" if v6 else "0.0.0.0", 0))
             s.settimeout(timeout)
             res["sport"] = s.getsockname()[1]
             s.sendto(b"hello\n", (vip, port))

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Echo server for the lab pods, TCP and UDP on one port each: every answer
-names the pod and the client address:port the pod saw, sent from the socket
-the request arrived on. With a fourth argument, a TCP port that sends a
-256 KiB bulk answer (path MTU tests) after the same first line."""
+"""Echo server for the lab pods, TCP and UDP on one port each, over IPv4 and
+(where the pod has an IPv6 address) IPv6: every answer names the pod and the
+client address:port the pod saw, sent from the socket the request arrived
+on. With a fourth argument, a TCP port that sends a 256 KiB bulk answer
+(path MTU tests) after the same first line."""
 import socket
 import socketserver
 import sys
@@ -32,16 +33,38 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
 
 
-def udp():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", udp_port))
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        # IPv6 only: IPv4 clients must show as IPv4 addresses, on the other socket.
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
+def udp(family, addr):
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((addr, udp_port))
     while True:
         _, peer = s.recvfrom(65535)
         s.sendto(answer(peer), peer)
 
 
-threading.Thread(target=udp, daemon=True).start()
-if bulk_port:
-    threading.Thread(target=Server(("0.0.0.0", bulk_port), Bulk).serve_forever,
+def serve(server_cls, addr, port, handler):
+    threading.Thread(target=server_cls((addr, port), handler).serve_forever,
                      daemon=True).start()
-Server(("0.0.0.0", tcp_port), TCP).serve_forever()
+
+
+threading.Thread(target=udp, args=(socket.AF_INET, "0.0.0.0"), daemon=True).start()
+serve(Server, "0.0.0.0", tcp_port, TCP)
+if bulk_port:
+    serve(Server, "0.0.0.0", bulk_port, Bulk)
+if socket.has_ipv6:
+    try:
+        serve(Server6, "::", tcp_port, TCP)
+        threading.Thread(target=udp, args=(socket.AF_INET6, "::"), daemon=True).start()
+    except OSError:
+        pass    # no IPv6 in this namespace
+threading.Event().wait()
