@@ -249,6 +249,136 @@ int xvip_dp_xdp_prog_name(int ifindex, char *name, size_t len, uint32_t *id)
 	return prog_name_by_id(pid, name, len);
 }
 
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Is our program (id) what runs on ifindex, alone or as one of a dispatcher's? */
+static int xdp_state(int ifindex, uint32_t ours, uint32_t *attached)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	bool found = false;
+
+	*attached = 0;
+	if (bpf_xdp_query_id(ifindex, 0, attached))
+		return -errno;
+	if (!*attached || *attached == ours)
+		return *attached ? 1 : 0;
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (libxdp_get_error(mp) || !mp)
+		return -1;
+	for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
+	     p = xdp_multiprog__next_prog(p, mp))
+		found = xdp_program__id(p) == ours;
+	xdp_multiprog__close(mp);
+	return found ? 1 : -1;
+}
+
+int xvip_dp_check(struct xvip_dp *dp, const char *const *uplinks, size_t n, char *why,
+		  size_t whylen)
+{
+	uint32_t ours = prog_id(bpf_program__fd(dp->xdp->progs.xvip_xdp)), attached;
+	struct bpf_map *map;
+
+	for (size_t i = 0; i < n; i++) {
+		int ifindex = (int)if_nametoindex(uplinks[i]), st;
+		char name[64] = "?";
+
+		if (!ifindex) {
+			snprintf(why, whylen, "uplink %s is gone", uplinks[i]);
+			return -ENODEV;
+		}
+		st = xdp_state(ifindex, ours, &attached);
+		if (st == 1)
+			continue;
+		if (st == 0) {
+			snprintf(why, whylen, "xdp detached from %s", uplinks[i]);
+			return -ENOENT;
+		}
+		prog_name_by_id(attached, name, sizeof(name));
+		snprintf(why, whylen, "another xdp program (%s, id %u) replaced xvipd's on %s",
+			 name, attached, uplinks[i]);
+		return -EBUSY;
+	}
+	bpf_object__for_each_map(map, dp->xdp->obj) {
+		const char *path = bpf_map__pin_path(map);
+		int fd;
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			snprintf(why, whylen, "pinned map %s is gone", path);
+			return -ENOENT;
+		}
+		attached = map_id(fd);
+		close(fd);
+		if (attached != map_id(bpf_map__fd(map))) {
+			snprintf(why, whylen, "pin %s names another map (id %u)", path, attached);
+			return -ESTALE;
+		}
+	}
+	return 0;
+}
+
+int xvip_dp_repair(struct xvip_dp *dp, const char *const *uplinks, size_t n)
+{
+	uint32_t ours = prog_id(bpf_program__fd(dp->xdp->progs.xvip_xdp)), attached;
+	struct bpf_map *map;
+	int ret = 0, r;
+
+	for (size_t i = 0; i < n; i++) {
+		int ifindex = (int)if_nametoindex(uplinks[i]);
+
+		if (!ifindex) {
+			ret = -ENODEV;
+			continue;
+		}
+		r = xdp_state(ifindex, ours, &attached);
+		if (r == 0)
+			r = xvip_dp_attach_xdp(dp, ifindex);
+		else if (r < 0)
+			r = -EBUSY;	/* someone else's program: not ours to replace */
+		else
+			r = 0;
+		ret = ret ?: r;
+	}
+	if (mkdir(dp->pin_dir, 0700) && errno != EEXIST)
+		return -errno;
+	bpf_object__for_each_map(map, dp->xdp->obj) {
+		const char *path = bpf_map__pin_path(map);
+		int fd;
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		r = bpf_obj_pin(bpf_map__fd(map), path) ? -errno : 0;
+		if (r)
+			log_err("re-pin %s: %s (%d)", path, strerror(-r), r);
+		else
+			log_info("re-pinned %s", path);
+		ret = ret ?: r;
+	}
+	return ret;
+}
+
 static enum xdp_attach_mode libxdp_mode(enum xvip_xdp_mode m)
 {
 	return m == XVIP_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;

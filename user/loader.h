@@ -69,6 +69,19 @@ int xvip_dp_attach_sock(struct xvip_dp *dp, const char *cgroup);
  */
 int xvip_dp_cleanup(const char *pin_dir);
 
+/*
+ * Fail closed: is the dataplane whole? This process's XDP program on every
+ * uplink (alone or in a libxdp dispatcher) and every map pin in place,
+ * naming the same maps. 0, or -errno with the first problem in why.
+ */
+int xvip_dp_check(struct xvip_dp *dp, const char *const *uplinks, size_t n, char *why,
+		  size_t whylen);
+/*
+ * Put back what can be put back: XDP on an uplink with no XDP program (never
+ * over another one), pins that were removed. 0 when nothing was left to do.
+ */
+int xvip_dp_repair(struct xvip_dp *dp, const char *const *uplinks, size_t n);
+
 /* Name of the XDP program attached on ifindex, or -ENOENT. */
 int xvip_dp_xdp_prog_name(int ifindex, char *name, size_t len, uint32_t *id);
 
