@@ -12,7 +12,7 @@ MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Wshadow -std=gnu11 -D_GNU_SOURCE \
               -Iinclude -Iuser -I$(BUILD) $(shell pkg-config --cflags json-c 2>/dev/null)
-LDLIBS     += -lxdp -lbpf -lelf -lz -ljson-c -lmnl -lm
+LDLIBS     += -lxdp -lbpf -lelf -lz -ljson-c -lmnl -lcurl -lyaml -lmicrohttpd -lm
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
               -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)

@@ -18,16 +18,18 @@
 #include "log.h"
 #include "maps.h"
 #include "stats.h"
+#include "status.h"
 #include "xvip_hash.h"
 
 struct ctl {
 	struct xvip_maps m;
 	bool json;
 	const char *pin_dir;
+	const char *state_file;
 };
 
 static const char usage_text[] =
-	"Usage: xvipctl [--pin-dir DIR] [-o json] COMMAND\n"
+	"Usage: xvipctl [--pin-dir DIR] [--state-file PATH] [-o json] COMMAND\n"
 	"\n"
 	"Commands (read the maps pinned by xvipd, default /sys/fs/bpf/xvip):\n"
 	"  status                               programs attached, map fill, sync summary\n"
@@ -483,6 +485,73 @@ static int count_ct(const struct xvip_flow *k, const struct xvip_ct_val *v, void
 	return 0;
 }
 
+/*
+ * xvipd's own report (sync state, source, drain), from the state file it
+ * rewrites every few seconds; NULL in *out when there is none.
+ */
+static struct json_object *daemon_state(struct ctl *c, bool *running, int64_t *age)
+{
+	struct json_object *st = NULL, *v;
+
+	*running = false;
+	*age = -1;
+	if (xvip_status_read(c->state_file, &st))
+		return NULL;
+	if (json_object_object_get_ex(st, "updated", &v))
+		*age = (int64_t)time(NULL) - json_object_get_int64(v);
+	*running = *age >= 0 && *age <= XVIP_STATE_STALE_S;
+	return st;
+}
+
+static const char *js(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t ji(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void print_daemon(struct ctl *c)
+{
+	struct json_object *st, *v;
+	const char *wr, *src;
+	bool running, synced;
+	int64_t age, last, res;
+
+	st = daemon_state(c, &running, &age);
+	if (!st) {
+		printf("xvipd:          not running or unknown (no state file %s)\n", c->state_file);
+		return;
+	}
+	synced = json_object_object_get_ex(st, "synced", &v) && json_object_get_boolean(v);
+	src = js(st, "source");
+	if (running)
+		printf("xvipd:          running (pid %lld), source %s (%s)\n",
+		       (long long)ji(st, "pid"), src ? src : "?", js(st, "origin") ?: "?");
+	else
+		printf("xvipd:          not running or unknown (state file %s last written %lld s "
+		       "ago)\n", c->state_file, (long long)age);
+	printf("sync:           %s\n", synced ? "synced (a complete view is programmed)" :
+	       "not synced (waiting for the first complete list)");
+	last = ji(st, "last_apply");
+	res = ji(st, "last_apply_result");
+	if (last)
+		printf("last apply:     %lld s ago, %s\n", (long long)(time(NULL) - last),
+		       res == 0 ? "ok" : res > 0 ? "with errors (retrying)" : "failed");
+	wr = js(st, "withdraw_reason");
+	printf("advertising:    %s%s\n", wr ? "withdrawn: " : "VIPs with a ready endpoint on lo",
+	       wr ? wr : "");
+	json_object_put(st);
+}
+
 static int cmd_status(struct ctl *c)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
@@ -522,6 +591,17 @@ static int cmd_status(struct ctl *c)
 		json_object_object_add(o, "endpoints_serving",
 				       json_object_new_int64((int64_t)nserving));
 		json_object_object_add(o, "conntrack_entries", json_object_new_int64((int64_t)nct));
+		{
+			bool running;
+			int64_t age;
+			struct json_object *st = daemon_state(c, &running, &age);
+
+			if (st) {
+				json_object_object_add(st, "running", json_object_new_boolean(running));
+				json_object_object_add(st, "age_seconds", json_object_new_int64(age));
+			}
+			json_object_object_add(o, "daemon", st);
+		}
 		print_json(o);
 	} else {
 		printf("pin dir:        %s\n", c->pin_dir);
@@ -533,6 +613,7 @@ static int cmd_status(struct ctl *c)
 		printf("service ports:  %zu\n", l.n);
 		printf("endpoints:      %zu ready, %zu serving (terminating)\n", nready, nserving);
 		printf("conntrack:      %zu flows\n", nct);
+		print_daemon(c);
 		json_object_put(xdp_arr);
 		json_object_put(tc_arr);
 	}
@@ -544,11 +625,12 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "state-file", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct ctl c = { .pin_dir = "/sys/fs/bpf/xvip" };
+	struct ctl c = { .pin_dir = "/sys/fs/bpf/xvip", .state_file = XVIP_STATE_FILE };
 	char err[512];
 	const char *cmd;
 	int opt, ret, nargs;
@@ -557,6 +639,9 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'p':
 			c.pin_dir = optarg;
+			break;
+		case 's':
+			c.state_file = optarg;
 			break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "table")) {

@@ -2,7 +2,8 @@
 /*
  * xvipd: keeps the XDP/tc dataplane and the VIPs on lo in step with the
  * Services and EndpointSlices that name this node. A thin main: options,
- * module init, and one event loop (signals, file changes, a retry timer).
+ * module init, and one event loop (signals, file changes or the API server's
+ * watches, the metrics endpoint, a retry timer).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <libgen.h>
 #include <sys/inotify.h>
@@ -20,12 +22,16 @@
 #include <sys/timerfd.h>
 
 #include "addr.h"
+#include "kube.h"
+#include "kubecfg.h"
 #include "loader.h"
 #include "log.h"
 #include "maglev.h"
+#include "metrics.h"
 #include "model.h"
 #include "nl.h"
 #include "reconcile.h"
+#include "status.h"
 
 #define MAX_IFACES	16
 #define MAX_CIDRS	64
@@ -41,6 +47,11 @@ struct opts {
 	size_t ncidrs;
 	char node_name[256];
 	const char *services_file;
+	const char *kubeconfig;		/* NULL with no services file: in-cluster */
+	const char *metrics_addr;	/* NULL: no HTTP endpoint */
+	const char *state_file;
+	bool withdraw_on_drain;
+	uint32_t watch_timeout;		/* seconds without a byte before a watch is resumed */
 	const char *pin_dir;
 	const char *cgroup;	/* NULL: the default cgroup v2 root */
 	enum xvip_xdp_mode xdp_mode;
@@ -68,11 +79,22 @@ struct daemon {
 	size_t nepc, capepc;
 	int *tc_ifs;		/* interfaces this process attached tc to */
 	size_t ntc_ifs;
+	/* The API source (without --services-file) and what xvipd reports about itself. */
+	struct xvip_kubecfg kcfg;
+	struct xvip_kube *kube;
+	struct xvip_model_opts mo;
+	struct xvip_metrics *metrics;
+	struct xvip_kube_stats kst;
+	bool synced;		/* a complete view was programmed: /readyz */
+	uint64_t applies;
+	time_t last_apply;
+	int last_apply_result;
+	size_t service_ports;
 };
 
 static const char usage_text[] =
 	"Usage: xvipd --iface IF [--iface IF...] --vip-cidr CIDR [--vip-cidr CIDR...]\n"
-	"             --services-file PATH [options]\n"
+	"             [--services-file PATH | --kubeconfig PATH] [options]\n"
 	"       xvipd --cleanup [--pin-dir DIR]\n"
 	"\n"
 	"Load-balances Kubernetes Service VIPs with XDP on this node's uplinks and keeps\n"
@@ -86,6 +108,18 @@ static const char usage_text[] =
 	"  --services-file PATH  Services and EndpointSlices as a Kubernetes List in JSON\n"
 	"                        (kubectl get services,endpointslices -A -o json); re-read\n"
 	"                        when it changes and on SIGHUP\n"
+	"  --kubeconfig PATH     list and watch Services, EndpointSlices and this node's Node\n"
+	"                        on the API server of the kubeconfig's current context; with\n"
+	"                        neither this nor --services-file, the in-cluster service\n"
+	"                        account (KUBERNETES_SERVICE_HOST/PORT, token, ca.crt)\n"
+	"  --withdraw-on-drain BOOL  true (default): a cordoned node (spec.unschedulable, the\n"
+	"                        ToBeDeletedByClusterAutoscaler or node.kubernetes.io/\n"
+	"                        unschedulable taint) withdraws every VIP from lo, as the\n"
+	"                        exclude-from-external-load-balancers label always does;\n"
+	"                        maps keep serving flows that still arrive\n"
+	"  --watch-timeout SECS  resume an API response silent this long (default 120)\n"
+	"  --metrics-addr HOST:PORT  serve /healthz, /readyz and /metrics here (default: off)\n"
+	"  --state-file PATH     sync state for xvipctl status (default " XVIP_STATE_FILE ")\n"
 	"  --pin-dir DIR         bpffs directory for the pinned maps (default /sys/fs/bpf/xvip)\n"
 	"  --xdp-mode MODE       native, generic or auto (default auto: native, else generic)\n"
 	"  --cgroup PATH         cgroup v2 directory for the node-to-VIP socket hooks (default\n"
@@ -117,13 +151,18 @@ static int parse_u32(const char *s, uint32_t *v)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_IFACE = 256, O_CIDR, O_NODE, O_FILE, O_PIN, O_XDP, O_FRR, O_MAGLEV, O_CT,
-	       O_LOG, O_CLEANUP, O_HELP, O_KUBECONFIG, O_CGROUP };
+	       O_LOG, O_CLEANUP, O_HELP, O_KUBECONFIG, O_CGROUP, O_METRICS, O_STATE,
+	       O_WITHDRAW, O_WATCH_TIMEOUT };
 	static const struct option lopts[] = {
 		{ "iface", required_argument, NULL, O_IFACE },
 		{ "vip-cidr", required_argument, NULL, O_CIDR },
 		{ "node-name", required_argument, NULL, O_NODE },
 		{ "services-file", required_argument, NULL, O_FILE },
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
+		{ "metrics-addr", required_argument, NULL, O_METRICS },
+		{ "state-file", required_argument, NULL, O_STATE },
+		{ "withdraw-on-drain", required_argument, NULL, O_WITHDRAW },
+		{ "watch-timeout", required_argument, NULL, O_WATCH_TIMEOUT },
 		{ "pin-dir", required_argument, NULL, O_PIN },
 		{ "xdp-mode", required_argument, NULL, O_XDP },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -144,6 +183,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->ct_size = XVIP_CT_DEFAULT;
 	o->log_level = XVIP_LOG_INFO;
 	o->frr = FRR_CONNECTED;
+	o->state_file = XVIP_STATE_FILE;
+	o->withdraw_on_drain = true;
+	o->watch_timeout = 120;
 
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -182,9 +224,46 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->services_file = optarg;
 			break;
 		case O_KUBECONFIG:
-			fprintf(stderr, "xvipd: --kubeconfig: the Kubernetes API source is not "
-				"part of this build yet; use --services-file\n");
-			return -ENOTSUP;
+			o->kubeconfig = optarg;
+			break;
+		case O_METRICS: {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+
+			if (xvip_metrics_parse_addr(optarg, &ss, &sl)) {
+				fprintf(stderr, "xvipd: --metrics-addr %s: want IP:PORT or "
+					"[IPv6]:PORT\n", optarg);
+				return -EINVAL;
+			}
+			o->metrics_addr = optarg;
+			break;
+		}
+		case O_STATE:
+			if (!*optarg) {
+				fprintf(stderr, "xvipd: --state-file: empty path\n");
+				return -EINVAL;
+			}
+			o->state_file = optarg;
+			break;
+		case O_WITHDRAW:
+			if (!strcmp(optarg, "true")) {
+				o->withdraw_on_drain = true;
+			} else if (!strcmp(optarg, "false")) {
+				o->withdraw_on_drain = false;
+			} else {
+				fprintf(stderr, "xvipd: --withdraw-on-drain %s: want true or false\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_WATCH_TIMEOUT:
+			if (parse_u32(optarg, &o->watch_timeout) || o->watch_timeout < 1 ||
+			    o->watch_timeout > 3600) {
+				fprintf(stderr, "xvipd: --watch-timeout %s: want 1 to 3600 seconds\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case O_PIN:
 			o->pin_dir = optarg;
 			break;
@@ -255,9 +334,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "xvipd: --iface and --vip-cidr are required\n\n%s", usage_text);
 		return -EINVAL;
 	}
-	if (!o->services_file) {
-		fprintf(stderr, "xvipd: --services-file is required (the Kubernetes API source "
-			"is not part of this build yet)\n");
+	if (o->services_file && o->kubeconfig) {
+		fprintf(stderr, "xvipd: --services-file and --kubeconfig exclude each other\n");
 		return -EINVAL;
 	}
 	if (!o->node_name[0]) {
@@ -386,6 +464,80 @@ static int read_whole(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
+/* ---- what xvipd reports: the state file, /readyz, /metrics */
+
+static void status_fill(struct daemon *d, struct xvip_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->source = d->kube ? "kubernetes" : "file";
+	st->origin = d->kube ? d->kcfg.origin : d->o.services_file;
+	st->node = d->o.node_name;
+	st->synced = d->synced;
+	st->withdraw_reason = d->rc.withdraw_reason;
+	st->applies = d->applies;
+	st->last_apply = d->last_apply;
+	st->last_apply_result = d->last_apply_result;
+	st->service_ports = d->service_ports;
+	st->vips = d->rc.nvips;
+	for (size_t i = 0; i < d->rc.nvips; i++)
+		st->vips_on_lo += d->rc.vips[i].on_lo;
+	if (d->kube) {
+		xvip_kube_get_stats(d->kube, &d->kst);
+		st->kube = &d->kst;
+	}
+}
+
+static void metrics_status(void *ctx, struct xvip_status *st)
+{
+	status_fill(ctx, st);
+}
+
+static void status_write(struct daemon *d)
+{
+	static int logged;
+	struct xvip_status st;
+	int ret;
+
+	status_fill(d, &st);
+	ret = xvip_status_write(d->o.state_file, &st);
+	if (ret && ret != logged)
+		log_warn("state file %s: %s (%d); xvipctl status cannot show the sync state",
+			 d->o.state_file, strerror(-ret), ret);
+	logged = ret;
+}
+
+static void apply_model(struct daemon *d, const struct xvip_model *m, const char *what)
+{
+	int ret;
+
+	d->retry = false;
+	d->nepc = 0;
+	ret = xvip_rc_apply(&d->rc, m);
+	if (ret < 0)
+		log_err("apply %s: %s (%d)", what, strerror(-ret), ret);
+	else
+		log_info("applied %s: %zu service ports (+%u ~%u -%u), %u tables swapped, "
+			 "VIPs +%u -%u%s%s%s", what, m->nsvcs, d->rc.last.svcs_added,
+			 d->rc.last.svcs_changed, d->rc.last.svcs_removed,
+			 d->rc.last.tables_swapped, d->rc.last.vips_added,
+			 d->rc.last.vips_removed, ret ? ", with errors (will retry)" : "",
+			 d->rc.withdraw_reason ? "; every VIP withdrawn: " : "",
+			 d->rc.withdraw_reason ? d->rc.withdraw_reason : "");
+	if (ret)
+		d->retry = true;
+	d->applies++;
+	d->last_apply = time(NULL);
+	d->last_apply_result = ret;
+	if (ret >= 0)
+		d->service_ports = m->nsvcs;
+	/* Ready once a complete view (every list, or the whole file) is programmed. */
+	if (!d->synced && d->rc.synced && (!d->kube || xvip_kube_synced(d->kube))) {
+		d->synced = true;
+		log_info("first complete sync programmed: ready");
+	}
+	status_write(d);
+}
+
 /* force: apply even when the content did not change (SIGHUP, retries). */
 static void sync_file(struct daemon *d, bool force)
 {
@@ -419,21 +571,35 @@ static void sync_file(struct daemon *d, bool force)
 		d->applied_hash = h;	/* report a bad file once, not on every tick */
 		return;
 	}
-	d->retry = false;
-	d->nepc = 0;
-	ret = xvip_rc_apply(&d->rc, &m);
-	if (ret < 0)
-		log_err("apply %s: %s (%d)", d->o.services_file, strerror(-ret), ret);
-	else
-		log_info("applied %s: %zu service ports (+%u ~%u -%u), %u tables swapped, "
-			 "VIPs +%u -%u%s", d->o.services_file, m.nsvcs, d->rc.last.svcs_added,
-			 d->rc.last.svcs_changed, d->rc.last.svcs_removed,
-			 d->rc.last.tables_swapped, d->rc.last.vips_added,
-			 d->rc.last.vips_removed, ret ? ", with errors (will retry)" : "");
-	if (ret)
-		d->retry = true;
+	apply_model(d, &m, d->o.services_file);
 	d->applied_hash = h;
 	xvip_model_free(&m);
+}
+
+/* ---- the API source */
+
+/* The cache changed (a burst of events, debounced) or the Node's state did. */
+static void sync_kube(struct daemon *d)
+{
+	struct xvip_model m = {};
+	char err[512] = "";
+	int ret;
+
+	if (!xvip_kube_synced(d->kube))
+		return;
+	ret = xvip_kube_model(d->kube, &m, err, sizeof(err));
+	if (ret) {
+		log_err("API objects: %s; keeping the programmed state", err);
+		return;
+	}
+	d->rc.withdraw_reason = xvip_kube_withdraw_reason(d->kube);
+	apply_model(d, &m, "API view");
+	xvip_model_free(&m);
+}
+
+static void kube_changed(void *ctx)
+{
+	sync_kube(ctx);
 }
 
 /* ---- setup and the event loop */
@@ -500,26 +666,41 @@ static void drain_fd(int fd)
 		;
 }
 
+/* Re-read the services file, or re-translate the API cache. */
+static void sync_source(struct daemon *d, bool force)
+{
+	if (d->kube)
+		sync_kube(d);
+	else
+		sync_file(d, force);
+}
+
 static int run_loop(struct daemon *d)
 {
-	struct pollfd pfd[3];
-	int sfd, ifd, tfd, ret = 0;
+	struct pollfd pfd[5];
+	int sfd, ifd = -1, tfd, ret = 0;
 
 	sfd = setup_signals();
-	ifd = setup_inotify(d->o.services_file);
+	if (!d->kube)
+		ifd = setup_inotify(d->o.services_file);
 	tfd = setup_timer();
-	if (sfd < 0 || ifd < 0 || tfd < 0) {
-		ret = sfd < 0 ? sfd : ifd < 0 ? ifd : tfd;
+	if (sfd < 0 || (!d->kube && ifd < 0) || tfd < 0) {
+		ret = sfd < 0 ? sfd : tfd < 0 ? tfd : ifd;
 		log_err("set up the event loop: %s (%d)", strerror(-ret), ret);
 		goto out;
 	}
-	sync_file(d, true);
+	if (!d->kube)
+		sync_file(d, true);
+	status_write(d);
 
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = ifd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	pfd[3] = (struct pollfd){ .fd = d->kube ? xvip_kube_fd(d->kube) : -1, .events = POLLIN };
+	pfd[4] = (struct pollfd){ .fd = d->metrics ? xvip_metrics_fd(d->metrics) : -1,
+				  .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
@@ -531,8 +712,9 @@ static int run_loop(struct daemon *d)
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
-					log_info("SIGHUP: re-reading %s", d->o.services_file);
-					sync_file(d, true);
+					log_info("SIGHUP: re-reading %s", d->kube ? "the API view" :
+						 d->o.services_file);
+					sync_source(d, true);
 				} else {
 					log_info("signal %u: exiting; programs, pins and VIPs stay "
 						 "in place", si.ssi_signo);
@@ -546,8 +728,16 @@ static int run_loop(struct daemon *d)
 		}
 		if (pfd[2].revents & POLLIN) {
 			drain_fd(tfd);
-			sync_file(d, d->retry);
+			if (!d->kube || d->retry)
+				sync_source(d, d->retry);
+			status_write(d);	/* the heartbeat xvipctl status looks at */
+			if (d->metrics)
+				xvip_metrics_dispatch(d->metrics);	/* connection timeouts */
 		}
+		if (pfd[3].revents & POLLIN)
+			xvip_kube_dispatch(d->kube);
+		if (pfd[4].revents & POLLIN)
+			xvip_metrics_dispatch(d->metrics);
 	}
 out:
 	if (sfd >= 0)
@@ -592,6 +782,7 @@ static int do_cleanup(const struct opts *o)
 	}
 	log_info("cleanup: %d program attachments removed, pins under %s removed", ret,
 		 o->pin_dir);
+	unlink(o->state_file);
 	return 0;
 }
 
@@ -607,6 +798,17 @@ int main(int argc, char **argv)
 	xvip_log_route_libs();
 	if (d.o.cleanup)
 		return do_cleanup(&d.o);
+	if (!d.o.services_file) {
+		char err[512];
+
+		/* Before anything is loaded: a bad config changes nothing on the node. */
+		ret = d.o.kubeconfig ? xvip_kubecfg_load(&d.kcfg, d.o.kubeconfig, err, sizeof(err)) :
+				       xvip_kubecfg_in_cluster(&d.kcfg, NULL, err, sizeof(err));
+		if (ret) {
+			log_err("%s", err);
+			return 2;
+		}
+	}
 
 	dpo.pin_dir = d.o.pin_dir;
 	dpo.ct_size = d.o.ct_size;
@@ -640,10 +842,45 @@ int main(int argc, char **argv)
 	/* Optional: without it the node's own sockets reach VIPs through lo only. */
 	if (xvip_dp_attach_sock(&d.dp, d.o.cgroup))
 		log_warn("node-to-VIP off: processes on this node are not balanced to VIPs");
+	if (d.o.metrics_addr) {
+		struct xvip_metrics_src ms = {
+			.maps = &d.dp.maps, .rc = &d.rc, .status = metrics_status, .ctx = &d,
+		};
+
+		ret = xvip_metrics_start(&d.metrics, d.o.metrics_addr, &ms);
+		if (ret) {
+			log_err("--metrics-addr %s: %s (%d)", d.o.metrics_addr, strerror(-ret), ret);
+			goto out;
+		}
+		log_info("serving /healthz, /readyz and /metrics on %s", d.o.metrics_addr);
+	}
+	if (!d.o.services_file) {
+		struct xvip_kube_opts ko = {
+			.cfg = &d.kcfg,
+			.node_name = d.o.node_name,
+			.model = &d.mo,
+			.withdraw_on_drain = d.o.withdraw_on_drain,
+			.stall_seconds = d.o.watch_timeout,
+			.changed = kube_changed,
+			.ctx = &d,
+		};
+
+		d.mo = (struct xvip_model_opts){
+			.node_name = d.o.node_name, .cidrs = d.o.cidrs, .ncidrs = d.o.ncidrs,
+		};
+		ret = xvip_kube_init(&d.kube, &ko);
+		if (ret) {
+			log_err("API source: %s (%d)", strerror(-ret), ret);
+			goto out;
+		}
+	}
 	log_info("xvipd running: node %s, %zu uplinks, pins in %s%s", d.o.node_name,
 		 d.o.nifaces, d.o.pin_dir, d.dp.adopted ? " (adopted)" : "");
 	ret = run_loop(&d);
 out:
+	xvip_kube_fini(d.kube);
+	xvip_metrics_stop(d.metrics);
+	xvip_kubecfg_free(&d.kcfg);
 	xvip_rc_fini(&d.rc);
 	if (d.nl)
 		xvip_nl_close(d.nl);

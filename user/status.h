@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * What xvipd reports about itself, in one struct read by /readyz, /metrics
+ * and the state file. The state file (default /run/xvip/status.json; bpffs
+ * holds only maps and programs) is how xvipctl, which reads nothing but
+ * pinned objects otherwise, learns the sync state: xvipd rewrites it whole
+ * (write and rename) on every apply and every few seconds as a heartbeat.
+ */
+#ifndef XVIP_STATUS_H
+#define XVIP_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define XVIP_STATE_FILE		"/run/xvip/status.json"
+/* xvipd rewrites the file at least this often; older means it is not running. */
+#define XVIP_STATE_HEARTBEAT_S	5
+#define XVIP_STATE_STALE_S	30
+
+struct json_object;
+struct xvip_kube_stats;
+
+struct xvip_status {
+	const char *source;		/* "kubernetes" or "file" */
+	const char *origin;		/* kubeconfig path, "in-cluster" or the services file */
+	const char *node;
+	bool synced;			/* a complete view was listed and programmed */
+	const char *withdraw_reason;	/* every VIP kept off lo, and why; NULL: none */
+	uint64_t applies;
+	time_t last_apply;		/* wall clock; 0: never */
+	int last_apply_result;		/* 0, > 0 entries that failed, < 0 -errno */
+	size_t service_ports;
+	size_t vips;			/* VIPs in the maps */
+	size_t vips_on_lo;
+	const struct xvip_kube_stats *kube;	/* NULL with --services-file */
+};
+
+/* The status as a JSON object (also what xvipctl -o json status shows). */
+struct json_object *xvip_status_json(const struct xvip_status *st);
+/* Atomically replace path (its directory created if missing). */
+int xvip_status_write(const char *path, const struct xvip_status *st);
+/* The last state file written; -ENOENT if there is none. */
+int xvip_status_read(const char *path, struct json_object **out);
+
+#endif
