@@ -28,11 +28,12 @@ USER_HDRS  := $(wildcard user/*.h) $(wildcard include/*.h)
 
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/bench_*.c))
 
 .PHONY: all deps test demo bench clean format-check
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/xvipd $(BUILD)/xvipctl $(TEST_BINS)
+all: $(BUILD)/xvipd $(BUILD)/xvipctl $(BUILD)/xvip-pktgen $(TEST_BINS) $(BENCH_BINS)
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
@@ -54,6 +55,9 @@ $(BUILD)/xvipd: $(BUILD)/obj/xvipd.o $(BUILD)/libxvip.a
 $(BUILD)/xvipctl: $(BUILD)/obj/xvipctl.o $(BUILD)/libxvip.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/xvip-pktgen: $(BUILD)/obj/xvip-pktgen.o $(BUILD)/libxvip.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/obj/xvipd.o $(BUILD)/obj/xvipctl.o: $(USER_HDRS) $(SKELS)
 
 $(BUILD)/tests/%: tests/%.c tests/*.h $(BUILD)/libxvip.a $(SKELS)
@@ -70,6 +74,12 @@ test: deps
 demo: deps
 	$(MAKE) all
 	scripts/demo.sh $(DEMO_ARGS)
+
+# Not part of `make test`: minutes long, and it installs the plotting tool.
+bench: deps
+	scripts/deps.sh --bench
+	$(MAKE) all
+	scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -10,9 +10,39 @@
  *                      throughput topology to count what arrives.
  *  - xvip_bench_redirect: redirects every frame to cfg_redirect_ifindex: the
  *                      ceiling of an XDP_REDIRECT design on the same path.
+ *  - xvip_bench_part_*: one building block of the hot path each (a clock
+ *                      read, the flow hash, a conntrack-shaped LRU insert or
+ *                      lookup), to break the per-packet cost down. They leave
+ *                      the packet alone, so a repeat = R run measures R of them.
  */
 #include "lib/common.h"
 #include "lib/parse.h"
+
+/* Resized by the benchmark before load to the conntrack size it compares with. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct xvip_flow);
+	__type(value, struct xvip_ct_val);
+} bench_lru SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 64);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct xvip_flow);
+	__type(value, struct xvip_ct_val);
+} bench_lru_pcpu SEC(".maps");
+
+/* A plain preallocated hash of the same shape: what an insert costs without the LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct xvip_flow);
+	__type(value, struct xvip_ct_val);
+} bench_hash SEC(".maps");
+
+__u64 part_seq;
 
 const volatile __u32 cfg_redirect_ifindex;
 
@@ -71,6 +101,97 @@ SEC("xdp")
 int xvip_bench_redirect(struct xdp_md *ctx)
 {
 	return bpf_redirect(cfg_redirect_ifindex, 0);
+}
+
+SEC("xdp")
+int xvip_bench_part_ktime(struct xdp_md *ctx)
+{
+	__u64 t = bpf_ktime_get_ns();
+
+	asm volatile("" : : "r"(t));
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xvip_bench_part_ktime_coarse(struct xdp_md *ctx)
+{
+	__u64 t = bpf_ktime_get_coarse_ns();
+
+	asm volatile("" : : "r"(t));
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xvip_bench_part_jiffies(struct xdp_md *ctx)
+{
+	__u64 t = bpf_jiffies64();
+
+	asm volatile("" : : "r"(t));
+	return XDP_PASS;
+}
+
+/* A client -> VIP key that differs every run: the n-th new flow. */
+XVIP_INLINE void part_flow(struct xvip_flow *f, __u64 n)
+{
+	__builtin_memset(f, 0, sizeof(*f));
+	addr_set_v4(&f->saddr, bpf_htonl(0xc6124000 + (__u32)(n >> 10)));	/* 198.18.64.0/18 */
+	addr_set_v4(&f->daddr, bpf_htonl(0xc6121501));				/* 198.18.21.1 */
+	f->sport = bpf_htons((__u16)(30000 + (n & 1023)));
+	f->dport = bpf_htons(80);
+	f->proto = IPPROTO_TCP;
+}
+
+SEC("xdp")
+int xvip_bench_part_hash(struct xdp_md *ctx)
+{
+	struct xvip_flow f;
+	__u32 h;
+
+	part_flow(&f, part_seq++);
+	h = xvip_flow_hash(&f);
+	asm volatile("" : : "r"(h));
+	return XDP_PASS;
+}
+
+XVIP_INLINE int part_insert(void *map)
+{
+	struct xvip_ct_val v = { .backend_id = 1, .svc_id = 1 };
+	struct xvip_flow f;
+
+	part_flow(&f, part_seq++);
+	bpf_map_update_elem(map, &f, &v, BPF_ANY);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int xvip_bench_part_lru_insert(struct xdp_md *ctx)
+{
+	return part_insert(&bench_lru);
+}
+
+SEC("xdp")
+int xvip_bench_part_lru_pcpu_insert(struct xdp_md *ctx)
+{
+	return part_insert(&bench_lru_pcpu);
+}
+
+SEC("xdp")
+int xvip_bench_part_hash_insert(struct xdp_md *ctx)
+{
+	return part_insert(&bench_hash);
+}
+
+/* A hit on the flow inserted last (run it after an insert). */
+SEC("xdp")
+int xvip_bench_part_lru_lookup(struct xdp_md *ctx)
+{
+	struct xvip_ct_val *v;
+	struct xvip_flow f;
+
+	part_flow(&f, part_seq - 1);
+	v = bpf_map_lookup_elem(&bench_lru, &f);
+	asm volatile("" : : "r"(v));
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

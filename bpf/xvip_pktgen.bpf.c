@@ -34,6 +34,11 @@ const volatile __u64 cfg_gap_fp;	/* ns between frames << 8; 0: no pacing */
 /* Read by userspace through the mmapped .bss while the run goes on. */
 __u64 sent;		/* frames written and redirected */
 __u64 next_fp;		/* when the next frame is due, ns << 8 */
+/*
+ * The rate over frames [0, stamp_n), timed here so the call's setup and
+ * teardown stay out of it: frame 0 and every 1024th frame are stamped.
+ */
+__u64 first_ns, stamp_ns, stamp_n;
 
 /* Header of flow 0 with correct checksums; .bss, written before load. */
 __u8 tmpl[PKTGEN_HDR_MAX];
@@ -74,6 +79,12 @@ int xvip_pktgen(struct xdp_md *ctx)
 	n = __sync_fetch_and_add(&sent, 1);
 	if (cfg_count && n >= cfg_count)
 		return XDP_DROP;
+	if (!n) {
+		first_ns = bpf_ktime_get_ns();
+	} else if (!(n & 1023)) {
+		stamp_ns = bpf_ktime_get_ns();
+		stamp_n = n;
+	}
 	flow = (__u32)(n % cfg_flows);
 
 	switch (cfg_hdr_len) {

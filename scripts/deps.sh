@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what xvip needs to build, test and run the demo, from Debian's archive.
 # Idempotent: installs only what is missing. Mounts bpffs if it is not mounted.
+#   scripts/deps.sh [--bench]   --bench: also what `make bench` needs (the plotting tool)
 set -euo pipefail
 
 pkgs=(
@@ -9,6 +10,9 @@ pkgs=(
 	libjson-c-dev libyaml-dev libmnl-dev libcurl4-openssl-dev libmicrohttpd-dev
 	iproute2 ethtool socat nftables python3 frr iperf3 openssl
 )
+if [ "${1:-}" = --bench ]; then
+	pkgs+=(gnuplot-nox)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
