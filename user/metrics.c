@@ -12,6 +12,7 @@
 #include "kube.h"
 #include "log.h"
 #include "maps.h"
+#include "frr.h"
 #include "metrics.h"
 #include "reconcile.h"
 #include "stats.h"
@@ -157,6 +158,23 @@ int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *
 	fprintf(f, "xvip_vips{state=\"advertised\"} %zu\n", st.vips_on_lo);
 	head(f, "xvip_withdrawn", "gauge", "1 while every VIP is kept off lo (node drained).");
 	fprintf(f, "xvip_withdrawn %d\n", st.withdraw_reason != NULL);
+	head(f, "xvip_vip_advertised", "gauge",
+	     "Per VIP: 1 while on lo (advertised), 0 otherwise; why says which and why not.");
+	for (size_t i = 0; rc && i < rc->nvips; i++)
+		fprintf(f, "xvip_vip_advertised{vip=\"%s\",why=\"%s\"} %d\n",
+			xvip_addr_str(&rc->vips[i].addr, a, sizeof(a)),
+			xvip_vip_why_str(rc->vips[i].why), rc->vips[i].on_lo);
+	if (st.frr_mode) {
+		head(f, "xvip_dataplane_ok", "gauge",
+		     "1 while XDP is on every uplink and the pins are in place (else every VIP is "
+		     "withdrawn).");
+		fprintf(f, "xvip_dataplane_ok %d\n", !st.dataplane_problem);
+	}
+	if (st.frr) {
+		head(f, "xvip_frr_statements_readded_total", "counter",
+		     "Times FRR had lost network statements xvipd added (bgpd restarts).");
+		fprintf(f, "xvip_frr_statements_readded_total %u\n", xvip_frr_reapplied(st.frr));
+	}
 	if (st.kube) {
 		head(f, "xvip_api_errors_total", "counter",
 		     "Failed Kubernetes API requests and watch streams, by cause.");

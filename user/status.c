@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <json.h>
 
+#include "frr.h"
 #include "kube.h"
+#include "reconcile.h"
 #include "status.h"
 
 static void add_str(struct json_object *o, const char *k, const char *v)
@@ -29,6 +31,55 @@ static struct json_object *per_res(const uint64_t *v)
 	for (int i = 0; i < XVIP_KUBE_RES_MAX; i++)
 		add_u64(o, xvip_kube_res_name((enum xvip_kube_res)i), v[i]);
 	return o;
+}
+
+/* Each VIP: advertised or not, why, and what is pending (hold-down, drain). */
+static struct json_object *vip_states(const struct xvip_status *st)
+{
+	const struct xvip_reconciler *rc = st->rc;
+	struct json_object *arr = json_object_new_array();
+	uint64_t now = xvip_rc_now(rc);
+	char a[XVIP_ADDRSTRLEN];
+	size_t k = 0;
+
+	for (size_t i = 0; i < rc->nvips; i++) {
+		const struct xvip_rc_vip *v = &rc->vips[i];
+		struct json_object *o = json_object_new_object();
+		uint64_t drain_end = 0;
+		unsigned int ports = 0, draining = 0;
+
+		while (k < rc->nsvcs && xvip_addr_cmp(&rc->svcs[k].key.vip, &v->addr) < 0)
+			k++;
+		for (size_t j = k; j < rc->nsvcs && !xvip_addr_cmp(&rc->svcs[j].key.vip, &v->addr);
+		     j++) {
+			ports++;
+			if (rc->svcs[j].drain_until_ns) {
+				draining++;
+				if (rc->svcs[j].drain_until_ns > drain_end)
+					drain_end = rc->svcs[j].drain_until_ns;
+			}
+		}
+		add_str(o, "vip", xvip_addr_str(&v->addr, a, sizeof(a)));
+		json_object_object_add(o, "advertised", json_object_new_boolean(v->on_lo));
+		add_str(o, "why", xvip_vip_why_str(v->why));
+		if (v->why == XVIP_VIP_WITHDRAWN)
+			add_str(o, "withdraw_reason", rc->withdraw_reason);
+		if (v->why == XVIP_VIP_HOLD_DOWN) {
+			uint64_t end = v->eligible_since_ns + rc->hold_down_ns;
+
+			json_object_object_add(o, "hold_down_left_s", json_object_new_double(
+				end > now ? (double)(end - now) / 1e9 : 0));
+		}
+		json_object_object_add(o, "ports", json_object_new_int(ports));
+		json_object_object_add(o, "draining_ports", json_object_new_int(draining));
+		if (drain_end)
+			json_object_object_add(o, "drain_left_s", json_object_new_double(
+				drain_end > now ? (double)(drain_end - now) / 1e9 : 0));
+		if (st->frr)
+			add_str(o, "frr", xvip_frr_vip_str(xvip_frr_vip_state(st->frr, &v->addr)));
+		json_object_array_add(arr, o);
+	}
+	return arr;
 }
 
 struct json_object *xvip_status_json(const struct xvip_status *st)
@@ -51,6 +102,22 @@ struct json_object *xvip_status_json(const struct xvip_status *st)
 	add_u64(o, "service_ports", st->service_ports);
 	add_u64(o, "vips", st->vips);
 	add_u64(o, "vips_on_lo", st->vips_on_lo);
+	if (st->frr_mode) {
+		struct json_object *dp = json_object_new_object();
+
+		add_str(o, "frr_mode", st->frr_mode);
+		json_object_object_add(dp, "ok", json_object_new_boolean(!st->dataplane_problem));
+		add_str(dp, "problem", st->dataplane_problem);
+		json_object_object_add(o, "dataplane", dp);
+		add_u64(o, "drain_seconds", st->drain_s);
+		add_u64(o, "hold_down_seconds", st->hold_down_s);
+		if (st->frr) {
+			add_u64(o, "frr_asn", xvip_frr_asn(st->frr));
+			add_u64(o, "frr_statements_readded", xvip_frr_reapplied(st->frr));
+		}
+	}
+	if (st->rc)
+		json_object_object_add(o, "vip_states", vip_states(st));
 	if (st->kube) {
 		api = json_object_new_object();
 		errs = json_object_new_object();

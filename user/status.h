@@ -21,6 +21,8 @@
 
 struct json_object;
 struct xvip_kube_stats;
+struct xvip_reconciler;
+struct xvip_frr;
 
 struct xvip_status {
 	const char *source;		/* "kubernetes" or "file" */
@@ -35,6 +37,12 @@ struct xvip_status {
 	size_t vips;			/* VIPs in the maps */
 	size_t vips_on_lo;
 	const struct xvip_kube_stats *kube;	/* NULL with --services-file */
+	/* Per VIP: advertised or not and why; FRR's view in vtysh mode; fail closed. */
+	const struct xvip_reconciler *rc;	/* NULL: no per-VIP list */
+	const char *frr_mode;		/* "connected", "vtysh" or "off" */
+	const struct xvip_frr *frr;	/* vtysh mode: what FRR does with each VIP */
+	const char *dataplane_problem;	/* NULL: XDP on every uplink, pins in place */
+	uint32_t drain_s, hold_down_s;
 };
 
 /* The status as a JSON object (also what xvipctl -o json status shows). */

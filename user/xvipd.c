@@ -22,6 +22,7 @@
 #include <sys/timerfd.h>
 
 #include "addr.h"
+#include "frr.h"
 #include "kube.h"
 #include "kubecfg.h"
 #include "loader.h"
@@ -36,8 +37,10 @@
 #define MAX_IFACES	16
 #define MAX_CIDRS	64
 #define RETRY_SECONDS	5
+#define HEALTH_MS	1000	/* dataplane check (fail closed) */
+#define FRR_POLL_TICKS	2	/* vtysh mode: read FRR back every this many checks */
 
-enum frr_mode { FRR_CONNECTED, FRR_OFF };
+enum frr_mode { FRR_CONNECTED, FRR_VTYSH, FRR_OFF };
 
 struct opts {
 	const char *ifaces[MAX_IFACES];
@@ -56,6 +59,9 @@ struct opts {
 	const char *cgroup;	/* NULL: the default cgroup v2 root */
 	enum xvip_xdp_mode xdp_mode;
 	enum frr_mode frr;
+	const char *frr_vtysh;		/* --frr-vtysh: the vtysh program */
+	const char *frr_vty_socket;	/* --frr-vty-socket: FRR's vty socket directory */
+	uint32_t drain_s, hold_down_s;
 	uint32_t maglev_size;
 	uint32_t ct_size;
 	enum xvip_log_level log_level;
@@ -90,6 +96,14 @@ struct daemon {
 	time_t last_apply;
 	int last_apply_result;
 	size_t service_ports;
+	/* Fail closed, FRR through vtysh, drain and hold-down deadlines. */
+	struct xvip_frr *frr;		/* --frr vtysh */
+	int frr_ret;			/* last xvip_frr_sync: 0, -EAGAIN (pending), -errno */
+	const char *policy_reason;	/* the API's reason to withdraw every VIP (node drained) */
+	bool dp_down;
+	char dp_why[256];
+	unsigned int health_ticks;
+	int dfd;			/* timerfd: the next drain or hold-down deadline */
 };
 
 static const char usage_text[] =
@@ -124,7 +138,16 @@ static const char usage_text[] =
 	"  --xdp-mode MODE       native, generic or auto (default auto: native, else generic)\n"
 	"  --cgroup PATH         cgroup v2 directory for the node-to-VIP socket hooks (default\n"
 	"                        /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid layout)\n"
-	"  --frr MODE            connected: VIPs as addresses on lo (default); off: never touch lo\n"
+	"  --frr MODE            connected (default): VIPs as addresses on lo, for FRR's\n"
+	"                        redistribute connected; vtysh: also a network statement per\n"
+	"                        VIP under FRR's router bgp, through vtysh; off: never touch lo\n"
+	"  --frr-vtysh PATH      vtysh program for --frr vtysh (default vtysh from PATH)\n"
+	"  --frr-vty-socket DIR  FRR's vty socket directory (vtysh --vty_socket; default FRR's)\n"
+	"  --drain-seconds N     a service port that loses its last local endpoint is withdrawn\n"
+	"                        first, then its endpoints keep their established flows this\n"
+	"                        long before they are removed (default 0: at once)\n"
+	"  --hold-down-seconds N a withdrawn VIP is advertised again only once it has been\n"
+	"                        ready this long without a break (default 2; 0: at once)\n"
 	"  --maglev-size PRIME   largest Maglev table per service (default 16381); each table\n"
 	"                        is the smallest prime >= 100 x its endpoints up to this\n"
 	"  --ct-size N           conntrack entries (default 1048576)\n"
@@ -152,7 +175,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_IFACE = 256, O_CIDR, O_NODE, O_FILE, O_PIN, O_XDP, O_FRR, O_MAGLEV, O_CT,
 	       O_LOG, O_CLEANUP, O_HELP, O_KUBECONFIG, O_CGROUP, O_METRICS, O_STATE,
-	       O_WITHDRAW, O_WATCH_TIMEOUT };
+	       O_WITHDRAW, O_WATCH_TIMEOUT, O_FRR_VTYSH, O_FRR_SOCK, O_DRAIN, O_HOLD };
 	static const struct option lopts[] = {
 		{ "iface", required_argument, NULL, O_IFACE },
 		{ "vip-cidr", required_argument, NULL, O_CIDR },
@@ -167,6 +190,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "xdp-mode", required_argument, NULL, O_XDP },
 		{ "cgroup", required_argument, NULL, O_CGROUP },
 		{ "frr", required_argument, NULL, O_FRR },
+		{ "frr-vtysh", required_argument, NULL, O_FRR_VTYSH },
+		{ "frr-vty-socket", required_argument, NULL, O_FRR_SOCK },
+		{ "drain-seconds", required_argument, NULL, O_DRAIN },
+		{ "hold-down-seconds", required_argument, NULL, O_HOLD },
 		{ "maglev-size", required_argument, NULL, O_MAGLEV },
 		{ "ct-size", required_argument, NULL, O_CT },
 		{ "log-level", required_argument, NULL, O_LOG },
@@ -183,6 +210,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->ct_size = XVIP_CT_DEFAULT;
 	o->log_level = XVIP_LOG_INFO;
 	o->frr = FRR_CONNECTED;
+	o->drain_s = 0;
+	o->hold_down_s = 2;
 	o->state_file = XVIP_STATE_FILE;
 	o->withdraw_on_drain = true;
 	o->watch_timeout = 120;
@@ -280,12 +309,28 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_FRR:
 			if (!strcmp(optarg, "connected")) {
 				o->frr = FRR_CONNECTED;
+			} else if (!strcmp(optarg, "vtysh")) {
+				o->frr = FRR_VTYSH;
 			} else if (!strcmp(optarg, "off")) {
 				o->frr = FRR_OFF;
 			} else {
-				fprintf(stderr, "xvipd: --frr %s: want connected or off%s\n", optarg,
-					!strcmp(optarg, "vtysh") ? " (vtysh mode is not part of this "
-					"build yet)" : "");
+				fprintf(stderr, "xvipd: --frr %s: want connected, vtysh or off\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_FRR_VTYSH:
+			o->frr_vtysh = optarg;
+			break;
+		case O_FRR_SOCK:
+			o->frr_vty_socket = optarg;
+			break;
+		case O_DRAIN:
+		case O_HOLD:
+			if (parse_u32(optarg, c == O_DRAIN ? &o->drain_s : &o->hold_down_s) ||
+			    (c == O_DRAIN ? o->drain_s : o->hold_down_s) > 86400) {
+				fprintf(stderr, "xvipd: --%s %s: want 0 to 86400 seconds\n",
+					c == O_DRAIN ? "drain-seconds" : "hold-down-seconds", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -464,6 +509,50 @@ static int read_whole(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
+/* ---- fail closed, FRR, deadlines */
+
+/* Why every VIP is kept off lo: the dataplane is down, or the node is drained. */
+static const char *withdraw_reason(const struct daemon *d)
+{
+	return d->dp_down ? d->dp_why : d->policy_reason;
+}
+
+/* vtysh mode: one network statement per VIP on lo, nothing else in the VIP range. */
+static void frr_sync(struct daemon *d)
+{
+	struct xvip_addr *want;
+	size_t n = 0;
+
+	if (!d->frr)
+		return;
+	want = calloc(d->rc.nvips + 1, sizeof(*want));
+	if (!want)
+		return;
+	for (size_t i = 0; i < d->rc.nvips; i++)
+		if (d->rc.vips[i].on_lo)
+			want[n++] = d->rc.vips[i].addr;
+	d->frr_ret = xvip_frr_sync(d->frr, want, n);
+	free(want);
+}
+
+static void arm_deadline(struct daemon *d)
+{
+	uint64_t t = xvip_rc_next_deadline(&d->rc);
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(t / 1000000000ULL),
+			      .tv_nsec = (long)(t % 1000000000ULL) },
+	};
+
+	if (d->dfd >= 0 && timerfd_settime(d->dfd, t ? TFD_TIMER_ABSTIME : 0, &its, NULL))
+		log_warn("arm the drain/hold-down timer: %s", strerror(errno));
+}
+
+static void after_apply(struct daemon *d)
+{
+	frr_sync(d);
+	arm_deadline(d);
+}
+
 /* ---- what xvipd reports: the state file, /readyz, /metrics */
 
 static void status_fill(struct daemon *d, struct xvip_status *st)
@@ -485,6 +574,12 @@ static void status_fill(struct daemon *d, struct xvip_status *st)
 		xvip_kube_get_stats(d->kube, &d->kst);
 		st->kube = &d->kst;
 	}
+	st->rc = &d->rc;
+	st->frr_mode = d->o.frr == FRR_VTYSH ? "vtysh" : d->o.frr == FRR_OFF ? "off" : "connected";
+	st->frr = d->frr;
+	st->dataplane_problem = d->dp_down ? d->dp_why : NULL;
+	st->drain_s = d->o.drain_s;
+	st->hold_down_s = d->o.hold_down_s;
 }
 
 static void metrics_status(void *ctx, struct xvip_status *st)
@@ -512,6 +607,7 @@ static void apply_model(struct daemon *d, const struct xvip_model *m, const char
 
 	d->retry = false;
 	d->nepc = 0;
+	d->rc.withdraw_reason = withdraw_reason(d);
 	ret = xvip_rc_apply(&d->rc, m);
 	if (ret < 0)
 		log_err("apply %s: %s (%d)", what, strerror(-ret), ret);
@@ -535,7 +631,66 @@ static void apply_model(struct daemon *d, const struct xvip_model *m, const char
 		d->synced = true;
 		log_info("first complete sync programmed: ready");
 	}
+	after_apply(d);
 	status_write(d);
+}
+
+/* Re-apply the last model: a drain or hold-down deadline, or the dataplane changed. */
+static void reapply(struct daemon *d, const char *why)
+{
+	int ret;
+
+	if (!d->applies)
+		return;		/* nothing applied yet: the first apply sees the reason */
+	d->nepc = 0;
+	d->rc.withdraw_reason = withdraw_reason(d);
+	ret = xvip_rc_reapply(&d->rc);
+	if (ret < 0)
+		log_err("re-apply (%s): %s (%d)", why, strerror(-ret), ret);
+	else if (d->rc.last.vips_added || d->rc.last.vips_removed || d->rc.last.svcs_removed)
+		log_info("re-applied (%s): VIPs +%u -%u, service ports -%u%s%s", why,
+			 d->rc.last.vips_added, d->rc.last.vips_removed, d->rc.last.svcs_removed,
+			 d->rc.withdraw_reason ? "; every VIP withdrawn: " : "",
+			 d->rc.withdraw_reason ? d->rc.withdraw_reason : "");
+	if (ret)
+		d->retry = true;
+	after_apply(d);
+	status_write(d);
+}
+
+/*
+ * Fail closed: xvipd's XDP program on every uplink and its pins in place, or
+ * every VIP withdrawn -- first withdraw, then repair what can be repaired,
+ * then advertise again (after the hold-down) once the check passes.
+ */
+static void health_check(struct daemon *d)
+{
+	char why[200];
+	int ret = xvip_dp_check(&d->dp, d->o.ifaces, d->o.nifaces, why, sizeof(why));
+
+	if (ret && !d->dp_down) {
+		d->dp_down = true;
+		snprintf(d->dp_why, sizeof(d->dp_why), "dataplane down: %s", why);
+		log_err("%s; withdrawing every VIP until it is back", d->dp_why);
+		reapply(d, "dataplane down");
+	} else if (ret && strcmp(d->dp_why + strlen("dataplane down: "), why)) {
+		snprintf(d->dp_why, sizeof(d->dp_why), "dataplane down: %s", why);
+		log_err("%s", d->dp_why);
+		status_write(d);
+	}
+	if (ret) {
+		xvip_dp_repair(&d->dp, d->o.ifaces, d->o.nifaces);
+		ret = xvip_dp_check(&d->dp, d->o.ifaces, d->o.nifaces, why, sizeof(why));
+	}
+	if (!ret && d->dp_down) {
+		log_info("dataplane back (was: %s); VIPs advertised again after the hold-down",
+			 d->dp_why + strlen("dataplane down: "));
+		d->dp_down = false;
+		d->dp_why[0] = '\0';
+		reapply(d, "dataplane back");
+	}
+	if (d->frr && ++d->health_ticks % FRR_POLL_TICKS == 0)
+		frr_sync(d);	/* statements a restarted bgpd lost */
 }
 
 /* force: apply even when the content did not change (SIGHUP, retries). */
@@ -592,7 +747,7 @@ static void sync_kube(struct daemon *d)
 		log_err("API objects: %s; keeping the programmed state", err);
 		return;
 	}
-	d->rc.withdraw_reason = xvip_kube_withdraw_reason(d->kube);
+	d->policy_reason = xvip_kube_withdraw_reason(d->kube);
 	apply_model(d, &m, "API view");
 	xvip_model_free(&m);
 }
@@ -677,9 +832,21 @@ static void sync_source(struct daemon *d, bool force)
 
 static int run_loop(struct daemon *d)
 {
-	struct pollfd pfd[5];
-	int sfd, ifd = -1, tfd, ret = 0;
+	struct itimerspec hits = {
+		.it_interval = { .tv_sec = HEALTH_MS / 1000, .tv_nsec = HEALTH_MS % 1000 * 1000000L },
+		.it_value = { .tv_sec = HEALTH_MS / 1000, .tv_nsec = HEALTH_MS % 1000 * 1000000L },
+	};
+	struct pollfd pfd[7];
+	int sfd, ifd = -1, tfd, hfd, ret = 0;
 
+	hfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (hfd < 0 || timerfd_settime(hfd, 0, &hits, NULL)) {
+		ret = -errno;
+		log_err("health timer: %s (%d)", strerror(-ret), ret);
+		if (hfd >= 0)
+			close(hfd);
+		return ret;
+	}
 	sfd = setup_signals();
 	if (!d->kube)
 		ifd = setup_inotify(d->o.services_file);
@@ -699,8 +866,10 @@ static int run_loop(struct daemon *d)
 	pfd[3] = (struct pollfd){ .fd = d->kube ? xvip_kube_fd(d->kube) : -1, .events = POLLIN };
 	pfd[4] = (struct pollfd){ .fd = d->metrics ? xvip_metrics_fd(d->metrics) : -1,
 				  .events = POLLIN };
+	pfd[5] = (struct pollfd){ .fd = hfd, .events = POLLIN };
+	pfd[6] = (struct pollfd){ .fd = d->dfd, .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, 5, -1) < 0) {
+		if (poll(pfd, 7, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
@@ -738,8 +907,17 @@ static int run_loop(struct daemon *d)
 			xvip_kube_dispatch(d->kube);
 		if (pfd[4].revents & POLLIN)
 			xvip_metrics_dispatch(d->metrics);
+		if (pfd[5].revents & POLLIN) {
+			drain_fd(hfd);
+			health_check(d);
+		}
+		if (pfd[6].revents & POLLIN) {
+			drain_fd(d->dfd);
+			reapply(d, "drain or hold-down deadline");
+		}
 	}
 out:
+	close(hfd);
 	if (sfd >= 0)
 		close(sfd);
 	if (ifd >= 0)
@@ -774,6 +952,18 @@ static int do_cleanup(const struct opts *o)
 		xvip_nl_close(nl);
 	} else {
 		log_err("netlink: %s (%d); VIPs on lo left in place", strerror(-ret), ret);
+	}
+	if (o->frr == FRR_VTYSH) {
+		struct xvip_frr_opts fo = {
+			.vtysh = o->frr_vtysh, .vty_socket = o->frr_vty_socket,
+			.cidrs = o->cidrs, .ncidrs = o->ncidrs,
+		};
+		struct xvip_frr *f = NULL;
+
+		/* Every network statement in the VIP range goes (needs --vip-cidr). */
+		if (!xvip_frr_open(&f, &fo) && xvip_frr_sync(f, NULL, 0) < 0)
+			log_warn("cleanup: network statements in FRR left in place");
+		xvip_frr_close(f);
 	}
 	ret = xvip_dp_cleanup(o->pin_dir);
 	if (ret < 0) {
@@ -828,6 +1018,24 @@ int main(int argc, char **argv)
 	}
 	d.rc.ep_usable = ep_usable;
 	d.rc.ctx = &d;
+	d.rc.drain_ns = (uint64_t)d.o.drain_s * 1000000000ULL;
+	d.rc.hold_down_ns = (uint64_t)d.o.hold_down_s * 1000000000ULL;
+	d.dfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d.dfd < 0) {
+		ret = -errno;
+		log_err("drain/hold-down timer: %s (%d)", strerror(-ret), ret);
+		goto out;
+	}
+	if (d.o.frr == FRR_VTYSH) {
+		struct xvip_frr_opts fo = {
+			.vtysh = d.o.frr_vtysh, .vty_socket = d.o.frr_vty_socket,
+			.cidrs = d.o.cidrs, .ncidrs = d.o.ncidrs,
+		};
+
+		ret = xvip_frr_open(&d.frr, &fo);
+		if (ret)
+			goto out;
+	}
 	if (d.dp.adopted) {
 		ret = xvip_rc_adopt(&d.rc);
 		if (ret)
@@ -882,6 +1090,9 @@ out:
 	xvip_metrics_stop(d.metrics);
 	xvip_kubecfg_free(&d.kcfg);
 	xvip_rc_fini(&d.rc);
+	xvip_frr_close(d.frr);
+	if (d.dfd > 0)
+		close(d.dfd);
 	if (d.nl)
 		xvip_nl_close(d.nl);
 	xvip_dp_close(&d.dp);
