@@ -2,10 +2,10 @@
 """A stand-in Kubernetes API server for xvipd's tests: what xvipd sees on the
 wire is what kube-apiserver sends, for the calls xvipd makes.
 
-  k8s_standin.py --listen 127.0.0.1:PORT --cert C --key K --token-file F
-                 --control 127.0.0.1:PORT2 [--objects LIST.json]
+  k8s_standin.py --listen 127.0.0.1:PORT --cert C --key K --token T
+                 --control 127.0.0.1:PORT2 [--objects LIST.json] [--client-ca CA]
 
-API (HTTPS, bearer token; 401 Status otherwise):
+API (HTTPS; a bearer token or a client certificate, 401 Status otherwise):
   GET /api/v1/services, /apis/discovery.k8s.io/v1/endpointslices, /api/v1/nodes
       list: limit/continue pagination over a snapshot taken at the first page's
       resourceVersion (items without kind/apiVersion, as the real list returns
@@ -142,14 +142,17 @@ def make_handler(store, log):
             with store.cv:
                 store.requests.append({"t": time.time(), "resource": res,
                                        "query": {k: v[0] for k, v in q.items()},
-                                       "status": code})
+                                       "status": code, "auth": getattr(self, "auth", None)})
 
         def do_GET(self):
             u = urllib.parse.urlsplit(self.path)
             q = urllib.parse.parse_qs(u.query)
             info = RES.get(u.path)
             res = info[0] if info else None
-            if self.headers.get("Authorization") != "Bearer %s" % store.token:
+            # A bearer token, or a client certificate the --client-ca signed (TLS checked it).
+            self.auth = "token" if self.headers.get("Authorization") == "Bearer %s" % store.token \
+                else "cert" if self.connection.getpeercert() else None
+            if not self.auth:
                 self.record(res, q, 401)
                 return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
             if not info:
@@ -382,6 +385,7 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--client-ca", help="accept client certificates this CA signed")
     ap.add_argument("--objects", help="a List (kubectl get -o json) to start with")
     ap.add_argument("--bookmark-interval", type=float, default=1.0)
     a = ap.parse_args()
@@ -400,6 +404,9 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
     ctx.set_alpn_protocols(["http/1.1"])
+    if a.client_ca:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(a.client_ca)
     # The handshake runs in the connection's thread, so a stuck client blocks no one else.
     api.socket = ctx.wrap_socket(api.socket, server_side=True, do_handshake_on_connect=False)
     ctl = http.server.ThreadingHTTPServer(hostport(a.control), make_control(store, log))

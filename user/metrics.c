@@ -52,7 +52,8 @@ int xvip_metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_
 		if (!colon)
 			return -EINVAL;
 		hl = (size_t)(colon - s);
-		if (hl >= sizeof(host))
+		/* An IPv6 address needs its brackets, or the port is ambiguous. */
+		if (hl >= sizeof(host) || memchr(s, ':', hl))
 			return -EINVAL;
 		memcpy(host, s, hl);
 		port = colon + 1;
@@ -192,6 +193,12 @@ int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *
 			fprintf(f, "xvip_api_events_total{resource=\"%s\"} %llu\n",
 				xvip_kube_res_name((enum xvip_kube_res)i),
 				(unsigned long long)st.kube->events[i]);
+		head(f, "xvip_api_bookmarks_total", "counter",
+		     "Watch BOOKMARKs (resourceVersion progress without a change).");
+		for (int i = 0; i < XVIP_KUBE_RES_MAX; i++)
+			fprintf(f, "xvip_api_bookmarks_total{resource=\"%s\"} %llu\n",
+				xvip_kube_res_name((enum xvip_kube_res)i),
+				(unsigned long long)st.kube->bookmarks[i]);
 		head(f, "xvip_api_objects", "gauge", "Objects in the cache.");
 		for (int i = 0; i < XVIP_KUBE_RES_MAX; i++)
 			fprintf(f, "xvip_api_objects{resource=\"%s\"} %llu\n",
