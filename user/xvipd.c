@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "nl.h"
+#include "podif.h"
 #include "reconcile.h"
 #include "status.h"
 
@@ -607,6 +608,7 @@ static void apply_model(struct daemon *d, const struct xvip_model *m, const char
 
 	d->retry = false;
 	d->nepc = 0;
+	xvip_podif_sync(&d->dp, d->o.ifindex, d->o.nifaces);
 	d->rc.withdraw_reason = withdraw_reason(d);
 	ret = xvip_rc_apply(&d->rc, m);
 	if (ret < 0)
@@ -897,6 +899,7 @@ static int run_loop(struct daemon *d)
 		}
 		if (pfd[2].revents & POLLIN) {
 			drain_fd(tfd);
+			xvip_podif_sync(&d->dp, d->o.ifindex, d->o.nifaces);	/* new pods */
 			if (!d->kube || d->retry)
 				sync_source(d, d->retry);
 			status_write(d);	/* the heartbeat xvipctl status looks at */
