@@ -76,6 +76,27 @@ lab_pod_servers() {
 		"$LAB_ROOT/tests/lab_server.py" "pod$i" 8080 5353 8081
 }
 
+# Pod i: its namespace, a routed veth to the node (pv$i), its server.
+lab_pod_up() {
+	local i=$1 pod=pod$1
+	ip netns add "$(lab_ns "$pod")"
+	lab_exec "$pod" ip link set lo up
+	ip link add eth0 netns "$(lab_ns "$pod")" type veth peer name "pv$i" netns "$(lab_ns node)"
+	lab_exec "$pod" ip addr add "$(lab_pod_ip "$i")/32" dev eth0
+	lab_exec "$pod" ip link set eth0 up
+	lab_exec "$pod" ip route add 169.254.1.1 dev eth0 scope link
+	lab_exec "$pod" ip route add default via 169.254.1.1 dev eth0
+	lab_exec node ip link set "pv$i" up
+	# The pods' gateway, as routed CNIs do it: the same link address on every pod veth.
+	lab_exec node ip addr add 169.254.1.1/32 dev "pv$i"
+	lab_exec node ip route add "$(lab_pod_ip "$i")/32" dev "pv$i"
+	lab_exec "$pod" ip addr add "$(lab_pod_ip6 "$i")/128" dev eth0 nodad
+	lab_exec node ip addr add fe80::1/64 dev "pv$i" nodad
+	lab_exec "$pod" ip -6 route add default via fe80::1 dev eth0
+	lab_exec node ip -6 route add "$(lab_pod_ip6 "$i")/128" dev "pv$i"
+	lab_pod_servers "$i"
+}
+
 # LAB_ROUTER=1: a router between the client and the node, as the fabric would be
 #   client c0 198.18.30.10 -- rc 198.18.30.1 [router] ru 198.18.29.1 -- up0 198.18.29.2 node
 lab_router_up() {
@@ -140,23 +161,7 @@ lab_up() {
 	lab_exec client ethtool -K c0 tso off gso off >/dev/null 2>&1 || true
 
 	for i in $(seq 1 "$LAB_PODS"); do
-		pod=pod$i
-		ip netns add "$(lab_ns "$pod")"
-		lab_exec "$pod" ip link set lo up
-		ip link add eth0 netns "$(lab_ns "$pod")" type veth peer name "pv$i" netns "$(lab_ns node)"
-		lab_exec "$pod" ip addr add "$(lab_pod_ip "$i")/32" dev eth0
-		lab_exec "$pod" ip link set eth0 up
-		lab_exec "$pod" ip route add 169.254.1.1 dev eth0 scope link
-		lab_exec "$pod" ip route add default via 169.254.1.1 dev eth0
-		lab_exec node ip link set "pv$i" up
-		# The pods' gateway, as routed CNIs do it: the same link address on every pod veth.
-		lab_exec node ip addr add 169.254.1.1/32 dev "pv$i"
-		lab_exec node ip route add "$(lab_pod_ip "$i")/32" dev "pv$i"
-		lab_exec "$pod" ip addr add "$(lab_pod_ip6 "$i")/128" dev eth0 nodad
-		lab_exec node ip addr add fe80::1/64 dev "pv$i" nodad
-		lab_exec "$pod" ip -6 route add default via fe80::1 dev eth0
-		lab_exec node ip -6 route add "$(lab_pod_ip6 "$i")/128" dev "pv$i"
-		lab_pod_servers "$i"
+		lab_pod_up "$i"
 	done
 }
 

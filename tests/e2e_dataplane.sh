@@ -220,6 +220,23 @@ test_ipv6_dual_stack_service() {
 	write_services
 }
 
+# A pod that starts after xvipd (and is nobody's endpoint) gets tc at once,
+# from the link notification, not on the next timer tick.
+test_new_pod_is_covered_at_once() {
+	local t0 t1 ms out
+	t0=$(date +%s%N)
+	lab_pod_up 4
+	lab_wait "lab_exec node tc filter show dev pv4 ingress | grep -q xvip_tc_pod" 40
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	echo "  tc on the new pod's interface after ${ms} ms" >&2
+	check "tc attached to the new pod's interface within 2 s (${ms} ms, the timer is 5 s)" \
+		test "$ms" -lt 2000
+	out=$(client pod4 tcp "$VIP" 80 5)
+	check "the new pod reaches the VIP" jq_py \
+		'sys.exit(0 if all("error" not in r for r in rows) and len(rows) == 5 else 1)' <<<"$out"
+}
+
 test_xvipd_survived() {
 	check "xvipd still running" kill -0 "$(cat "$LAB_DIR/xvipd.pid")"
 }
@@ -227,4 +244,5 @@ test_xvipd_survived() {
 e2e_run "$skip" test_pod_to_vip_balanced_on_the_node test_hairpin_pod_reaches_itself \
 	test_path_mtu_discovery_through_the_vip test_fragmented_datagram_reaches_one_pod \
 	test_session_affinity_keeps_the_pod test_source_ranges_admit_only_listed_clients \
-	test_vlan_tagged_uplink test_ipv6_dual_stack_service test_xvipd_survived
+	test_vlan_tagged_uplink test_ipv6_dual_stack_service test_new_pod_is_covered_at_once \
+	test_xvipd_survived

@@ -284,6 +284,60 @@ err_free:
 	return err;
 }
 
+int xvip_nl_monitor_open(struct xvip_nl **out)
+{
+	struct xvip_nl *nl;
+	int err;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!nl->sock) {
+		err = -errno;
+		goto err_free;
+	}
+	if (mnl_socket_bind(nl->sock, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		mnl_socket_close(nl->sock);
+		goto err_free;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	*out = nl;
+	return 0;
+err_free:
+	log_err("netlink: link monitor: %s (%d)", strerror(-err), err);
+	free(nl);
+	return err;
+}
+
+int xvip_nl_fd(const struct xvip_nl *nl)
+{
+	return mnl_socket_get_fd(nl->sock);
+}
+
+int xvip_nl_monitor_drain(struct xvip_nl *nl)
+{
+	int n = 0;
+
+	for (;;) {
+		ssize_t len = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		const struct nlmsghdr *h = (const struct nlmsghdr *)nl->buf;
+		int left = (int)len;
+
+		if (len < 0) {
+			/* ENOBUFS: notifications were lost; the caller rescans anyway. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return n;
+			if (errno == ENOBUFS)
+				return n + 1;
+			return -errno;
+		}
+		for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
+			n++;
+	}
+}
+
 void xvip_nl_close(struct xvip_nl *nl)
 {
 	if (!nl)

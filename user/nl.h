@@ -28,6 +28,15 @@ int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a);
 /* Calls cb for each address on lo that xvipd added (IFA_PROTO or label). */
 int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
 		    void *ctx);
+/*
+ * Link notifications (RTMGRP_LINK): a separate non-blocking socket whose
+ * fd wakes the event loop when interfaces appear, change or go.
+ */
+int xvip_nl_monitor_open(struct xvip_nl **nl);
+int xvip_nl_fd(const struct xvip_nl *nl);
+/* Read every pending notification; returns how many there were, or -errno. */
+int xvip_nl_monitor_drain(struct xvip_nl *nl);
+
 /* ifindex of the output interface of the route to dst (RTM_GETROUTE), or -errno. */
 int xvip_nl_route_oif(struct xvip_nl *nl, const struct xvip_addr *dst);
 

@@ -838,7 +838,8 @@ static int run_loop(struct daemon *d)
 		.it_interval = { .tv_sec = HEALTH_MS / 1000, .tv_nsec = HEALTH_MS % 1000 * 1000000L },
 		.it_value = { .tv_sec = HEALTH_MS / 1000, .tv_nsec = HEALTH_MS % 1000 * 1000000L },
 	};
-	struct pollfd pfd[7];
+	struct pollfd pfd[8];
+	struct xvip_nl *links = NULL;
 	int sfd, ifd = -1, tfd, hfd, ret = 0;
 
 	hfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -870,8 +871,13 @@ static int run_loop(struct daemon *d)
 				  .events = POLLIN };
 	pfd[5] = (struct pollfd){ .fd = hfd, .events = POLLIN };
 	pfd[6] = (struct pollfd){ .fd = d->dfd, .events = POLLIN };
+	/* New pod interfaces get tc at once, not on the next timer tick. */
+	if (xvip_nl_monitor_open(&links))
+		log_warn("no link notifications: new pod interfaces get tc within %d s",
+			 RETRY_SECONDS);
+	pfd[7] = (struct pollfd){ .fd = links ? xvip_nl_fd(links) : -1, .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, 7, -1) < 0) {
+		if (poll(pfd, 8, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
@@ -918,8 +924,11 @@ static int run_loop(struct daemon *d)
 			drain_fd(d->dfd);
 			reapply(d, "drain or hold-down deadline");
 		}
+		if ((pfd[7].revents & POLLIN) && xvip_nl_monitor_drain(links) > 0)
+			xvip_podif_sync(&d->dp, d->o.ifindex, d->o.nifaces);
 	}
 out:
+	xvip_nl_close(links);
 	close(hfd);
 	if (sfd >= 0)
 		close(sfd);
