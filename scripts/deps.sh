@@ -9,6 +9,7 @@ pkgs=(
 	libbpf-dev libxdp-dev bpftool xdp-tools libelf-dev zlib1g-dev
 	libjson-c-dev libyaml-dev libmnl-dev libcurl4-openssl-dev libmicrohttpd-dev
 	iproute2 ethtool socat nftables python3 frr iperf3 openssl
+	curl python3-yaml
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(gnuplot-nox)

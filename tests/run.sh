@@ -46,6 +46,14 @@ for bin in "$build"/tests/test_*; do
 	run_suite "$name" 300 "$bin"
 done
 
+# Offline checks written in Python (deployment manifests), same result lines.
+for py in tests/test_*.py; do
+	[ -f "$py" ] || continue
+	name=$(basename "$py" .py)
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	run_suite "$name" 300 python3 "$py"
+done
+
 for script in tests/e2e_*.sh; do
 	[ -f "$script" ] || continue
 	name=$(basename "$script" .sh)
