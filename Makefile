@@ -30,7 +30,7 @@ TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/bench_*.c))
 
-.PHONY: all deps test demo bench clean format-check
+.PHONY: all deps test demo bench clean format-check fuzz-long
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/xvipd $(BUILD)/xvipctl $(BUILD)/xvip-pktgen $(TEST_BINS) $(BENCH_BINS)
@@ -80,6 +80,15 @@ bench: deps
 	scripts/deps.sh --bench
 	$(MAKE) all
 	scripts/bench.sh $(BENCH_ARGS)
+
+# Not part of `make test`: the long fuzzing run (the CI-sized one is in tests/run.sh).
+# FUZZ_PACKETS packets through the packet fuzzer from FUZZ_SEED (default: a fresh one,
+# printed so a failure can be replayed with FUZZ_SEED=...).
+FUZZ_PACKETS ?= 2000000
+FUZZ_SEED    ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+fuzz-long: deps
+	$(MAKE) all
+	XVIP_FUZZ_PACKETS=$(FUZZ_PACKETS) XVIP_FUZZ_SEED=$(FUZZ_SEED) $(BUILD)/tests/test_pktfuzz
 
 clean:
 	rm -rf $(BUILD)

@@ -12,17 +12,28 @@
 #include "lib/csum.h"
 #include "lib/lb.h"
 
+/*
+ * Header offsets are reloaded from struct xvip_pkt and masked so the
+ * verifier can bound the packet pointers. A mask must never alias a real
+ * offset: two VLAN tags end the L2 header before 64 bytes, and an L4 header
+ * can sit past 1 KiB behind IPv6 extension headers; process() drops a VIP
+ * packet whose L4 header lies beyond XDP_L4_MASK (more than a 4 KiB page
+ * of headers) rather than let the mask wrap.
+ */
+#define XDP_L3_MASK	0x3f
+#define XDP_L4_MASK	0xfff
+
 XVIP_INLINE int rewrite_v4(void *data, void *data_end, const struct xvip_pkt *p,
 			   const struct xvip_backend *be)
 {
-	struct iphdr *iph = data + (p->l3_off & 0x3f);
+	struct iphdr *iph = data + (p->l3_off & XDP_L3_MASK);
 	__be32 old_daddr, new_daddr = be->addr.a[3];
 	__be16 *ports;
 	__u16 *l4sum;
 
 	if ((void *)(iph + 1) > data_end)
 		return -XVIP_DROP_TRUNCATED;
-	ports = data + (p->l4_off & 0x1ff);
+	ports = data + (p->l4_off & XDP_L4_MASK);
 	if ((void *)(ports + 2) > data_end)
 		return -XVIP_DROP_TRUNCATED;
 	old_daddr = iph->daddr;
@@ -52,13 +63,13 @@ XVIP_INLINE int rewrite_v4(void *data, void *data_end, const struct xvip_pkt *p,
 XVIP_INLINE int rewrite_v6(void *data, void *data_end, const struct xvip_pkt *p,
 			   const struct xvip_backend *be)
 {
-	struct ipv6hdr *ip6 = data + (p->l3_off & 0x3f);
+	struct ipv6hdr *ip6 = data + (p->l3_off & XDP_L3_MASK);
 	__be16 *ports;
 	__u16 *l4sum;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return -XVIP_DROP_TRUNCATED;
-	ports = data + (p->l4_off & 0x3ff);
+	ports = data + (p->l4_off & XDP_L4_MASK);
 	if ((void *)(ports + 2) > data_end)
 		return -XVIP_DROP_TRUNCATED;
 	if (p->flow.proto == IPPROTO_SCTP) {
@@ -83,13 +94,13 @@ XVIP_INLINE int rewrite_addr_only(void *data, void *data_end, const struct xvip_
 				  const struct xvip_backend *be)
 {
 	if (p->ipv6) {
-		struct ipv6hdr *ip6 = data + (p->l3_off & 0x3f);
+		struct ipv6hdr *ip6 = data + (p->l3_off & XDP_L3_MASK);
 
 		if ((void *)(ip6 + 1) > data_end)
 			return -XVIP_DROP_TRUNCATED;
 		__builtin_memcpy(&ip6->daddr, &be->addr, sizeof(be->addr));
 	} else {
-		struct iphdr *iph = data + (p->l3_off & 0x3f);
+		struct iphdr *iph = data + (p->l3_off & XDP_L3_MASK);
 
 		if ((void *)(iph + 1) > data_end)
 			return -XVIP_DROP_TRUNCATED;
@@ -119,8 +130,8 @@ XVIP_INLINE bool icmp6_is_error(__u8 type)
 XVIP_INLINE int icmp_xlate_v4(void *data, void *data_end, const struct xvip_pkt *p,
 			      struct xvip_lb_result *res)
 {
-	struct iphdr *iph = data + (p->l3_off & 0x3f);
-	struct icmphdr *ic = data + (p->l4_off & 0x1ff);
+	struct iphdr *iph = data + (p->l3_off & XDP_L3_MASK);
+	struct icmphdr *ic = data + (p->l4_off & XDP_L4_MASK);
 	struct xvip_flow f = {};
 	struct xvip_ct_val *ct;
 	struct iphdr *in;
@@ -183,8 +194,8 @@ XVIP_INLINE int icmp_xlate_v4(void *data, void *data_end, const struct xvip_pkt 
 XVIP_INLINE int icmp_xlate_v6(void *data, void *data_end, const struct xvip_pkt *p,
 			      struct xvip_lb_result *res)
 {
-	struct ipv6hdr *ip6 = data + (p->l3_off & 0x3f);
-	struct icmphdr *ic = data + (p->l4_off & 0x3ff);
+	struct ipv6hdr *ip6 = data + (p->l3_off & XDP_L3_MASK);
+	struct icmphdr *ic = data + (p->l4_off & XDP_L4_MASK);
 	struct xvip_flow f = {};
 	struct xvip_ct_val *ct;
 	struct xvip_addr vip;
@@ -266,6 +277,8 @@ XVIP_INLINE int process(struct xdp_md *ctx, struct xvip_lb_result *res)
 	/* From here on the packet is addressed to a VIP: never pass it blindly. */
 	if (l4 < 0)
 		return l4;
+	if (p.l4_off > XDP_L4_MASK)
+		return -XVIP_DROP_EXT_HDRS;
 	if (p.frag == XVIP_FRAG_LATER) {
 		ret = lb_pick_later_frag(&p, vip, res);
 		if (ret < 0)

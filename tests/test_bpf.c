@@ -512,6 +512,48 @@ TEST(xdp_ipv6_extension_headers)
 	expect("too many, not a vip: passed", xdp_fd(), &many, XDP_PASS, NULL);
 }
 
+/* Insert a hop-by-hop header of n bytes (Pad1 options) behind an untagged IPv6 header. */
+static size_t add_hop_by_hop(uint8_t *buf, size_t len, size_t n)
+{
+	struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + 14);
+	uint8_t *e = buf + 14 + sizeof(*ip6);
+
+	memmove(e + n, e, len - 14 - sizeof(*ip6));
+	memset(e, 0, n);
+	e[0] = ip6->nexthdr;
+	e[1] = (uint8_t)(n / 8 - 1);
+	ip6->nexthdr = IPPROTO_HOPOPTS;
+	ip6->payload_len = htons((uint16_t)(ntohs(ip6->payload_len) + n));
+	return len + n;
+}
+
+/*
+ * Found by the packet fuzzer: with more than ~1 KiB of extension headers the
+ * L4 offset used to be masked with 0x3ff, so XDP wrote the port and checksum
+ * into the extension headers and left the real ones stale.
+ */
+TEST(xdp_ipv6_long_extension_chain)
+{
+	NEED_DP();
+	struct pkt_spec in = { .saddr = "2001:db8:30::10", .daddr = "2001:db8:21::1",
+			       .sport = 40020, .dport = 443, .proto = IPPROTO_TCP,
+			       .tcp_flags = TH_SYN };
+	struct pkt_spec out = in;
+	uint8_t ibuf[PKT_MAX], obuf[PKT_MAX];
+	size_t ilen, olen;
+	struct run r;
+
+	out.daddr = "2001:db8:20::11";
+	out.dport = 8443;
+	ilen = add_hop_by_hop(ibuf, pkt_build(&in, ibuf, sizeof(ibuf)), 1024);
+	olen = add_hop_by_hop(obuf, pkt_build(&out, obuf, sizeof(obuf)), 1024);
+	if (!ASSERT_OK(run_prog(xdp_fd(), ibuf, ilen, &r), "run"))
+		return;
+	ASSERT_EQ(r.action, XDP_PASS, "balanced");
+	if (ASSERT_EQ(r.out_len, olen, "length"))
+		ASSERT_MEMEQ(r.out, obuf, olen, "port and checksum rewritten at L4, headers intact");
+}
+
 /* Fragmentation needed from a router on the way back: to the flow's pod, translated. */
 TEST(xdp_icmp_frag_needed_goes_to_the_flow_endpoint)
 {
@@ -949,6 +991,7 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(xdp_tcp_syn_to_vip_is_dnatted),
 	  TEST_CASE(xdp_fragments_follow_their_first),
 	  TEST_CASE(xdp_unplaceable_fragment_is_dropped), TEST_CASE(xdp_ipv6_fragments),
 	  TEST_CASE(xdp_vlan_tagged_uplink), TEST_CASE(xdp_ipv6_extension_headers),
+	  TEST_CASE(xdp_ipv6_long_extension_chain),
 	  TEST_CASE(xdp_icmp_frag_needed_goes_to_the_flow_endpoint),
 	  TEST_CASE(xdp_icmp_error_udp_quote), TEST_CASE(xdp_icmpv6_packet_too_big), TEST_CASE(xdp_icmp_to_vip_passes),
 	  TEST_CASE(xdp_other_protocol_to_vip_is_dropped), TEST_CASE(xdp_sctp_address_only),
