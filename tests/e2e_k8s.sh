@@ -268,6 +268,25 @@ test_added_modified_deleted_change_maps_and_lo() {
 	ctl POST /delete '{"kind": "EndpointSlice", "namespace": "default", "name": "api-a"}' >/dev/null
 }
 
+# 15 events in one burst: one translation and apply, not fifteen.
+test_burst_debounced_into_one_apply() {
+	local objs before after ev_before ev_after
+	objs=$(python3 "$ROOT/tests/k8s_objects.py" web | python3 -c '
+import json, sys
+objs = [json.loads(l) for l in sys.stdin]
+print(json.dumps({"objects": objs * 5}))')
+	before=$(metric xvip_applies_total)
+	ev_before=$(( $(metric 'xvip_api_events_total{resource="services"}') + \
+		$(metric 'xvip_api_events_total{resource="endpointslices"}') ))
+	ctl POST /apply "$objs" >/dev/null
+	sleep 1
+	after=$(metric xvip_applies_total)
+	ev_after=$(( $(metric 'xvip_api_events_total{resource="services"}') + \
+		$(metric 'xvip_api_events_total{resource="endpointslices"}') ))
+	check "15 events received ($ev_before -> $ev_after)" test $((ev_after - ev_before)) -eq 15
+	check "one apply for the burst ($before -> $after)" test $((after - before)) -eq 1
+}
+
 test_bookmark_advances_resource_version() {
 	local rv before
 	# A Service event moves the store's resourceVersion past every EndpointSlice's.
@@ -513,7 +532,8 @@ if [ -z "$skip" ]; then
 fi
 e2e_run "$skip" test_wrong_ca_refused test_readyz_503_until_first_sync \
 	test_initial_list_paginated_programs_maps test_added_modified_deleted_change_maps_and_lo \
-	test_bookmark_advances_resource_version test_410_relists_without_flush \
+	test_burst_debounced_into_one_apply test_bookmark_advances_resource_version \
+	test_410_relists_without_flush \
 	test_401_logged_once_then_recovers test_cut_stream_resumes test_stall_resumes \
 	test_429_and_500_backoff test_node_drain_withdraws_and_clears test_metrics_and_status \
 	test_sigterm_keeps_state test_restart_with_kubeconfig_client_cert

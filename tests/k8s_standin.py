@@ -16,7 +16,7 @@ API (HTTPS; a bearer token or a client certificate, 401 Status otherwise):
       compaction point gets an ERROR event with a 410 Status, as the real one.
 
 Control (plain HTTP on --control, for the test only), JSON bodies:
-  POST /apply   {"object": {...}}                 ADDED or MODIFIED
+  POST /apply   {"object": {...}} or {"objects": [...]}   ADDED or MODIFIED
   POST /delete  {"kind": K, "namespace": N, "name": X}
   POST /fault   {"fault": "cut"|"stall"|"gone"|"close", "resource": R}
                 cut: the next event of each open watch of R is sent half, then
@@ -340,7 +340,9 @@ def make_control(store, log):
             body = json.loads(self.rfile.read(n) or b"{}")
             p = self.path
             if p == "/apply":
-                typ, rv = store.apply(body["object"])
+                # {"objects": [...]}: all at once, one burst of events on the watches.
+                for o in body.get("objects", [body.get("object")]):
+                    typ, rv = store.apply(o)
                 return self.reply({"type": typ, "resourceVersion": rv})
             if p == "/delete":
                 rv = store.delete(body["kind"], body.get("namespace"), body["name"])

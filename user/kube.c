@@ -798,6 +798,9 @@ static int list_page(struct kw *w)
 		 json_object_object_length(w->cache),
 		 json_object_object_length(w->cache) == 1 ? "" : "s", rv);
 	w->listed = true;
+	if (w->res == XVIP_KUBE_NODE && !json_object_object_length(w->cache))
+		log_warn("Node %s not found: is the node name right? (--node-name, $NODE_NAME; it "
+			 "also picks the local endpoints)", w->k->o.node_name);
 	if (w->res == XVIP_KUBE_NODE)
 		node_update(w->k);
 	mark_changed(w->k);
