@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "addr.h"
+#include "frr.h"
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
@@ -26,13 +27,18 @@ struct ctl {
 	bool json;
 	const char *pin_dir;
 	const char *state_file;
+	struct xvip_frr_opts frr;	/* vtysh for the BGP and BFD sessions */
+	bool no_frr;
 };
 
 static const char usage_text[] =
 	"Usage: xvipctl [--pin-dir DIR] [--state-file PATH] [-o json] COMMAND\n"
+	"       [--frr-vtysh PATH] [--frr-vty-socket DIR] [--no-frr]  (status: FRR's sessions)\n"
 	"\n"
 	"Commands (read the maps pinned by xvipd, default /sys/fs/bpf/xvip):\n"
-	"  status                               programs attached, map fill, sync summary\n"
+	"  status                               programs attached, map fill, sync summary,\n"
+	"                                       each VIP advertised or not and why, and\n"
+	"                                       FRR's BGP and BFD sessions (through vtysh)\n"
 	"  services                             every VIP:port/proto with its counters\n"
 	"  backends VIP:PORT/PROTO              local endpoints of one service port\n"
 	"  lookup CLIENT_IP:PORT VIP:PORT/PROTO the endpoint the dataplane picks for that flow\n"
@@ -519,6 +525,91 @@ static int64_t ji(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
 }
 
+/* The daemon's per-VIP view: advertised or not, why, FRR's view (vtysh mode). */
+static void print_vips(struct json_object *st)
+{
+	struct json_object *dp, *arr, *v;
+	const char *mode = js(st, "frr_mode");
+
+	if (json_object_object_get_ex(st, "dataplane", &dp))
+		printf("dataplane:      %s\n", js(dp, "problem") ?: "ok (XDP on every uplink, pins "
+		       "in place)");
+	if (mode)
+		printf("frr mode:       %s, drain %lld s, hold-down %lld s\n", mode,
+		       (long long)ji(st, "drain_seconds"), (long long)ji(st, "hold_down_seconds"));
+	if (!json_object_object_get_ex(st, "vip_states", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return;
+	printf("\n%-40s %-10s %-26s %s\n", "VIP", "ADVERTISED", "WHY", "DETAIL");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		char detail[160] = "";
+		size_t n = 0;
+
+		if (json_object_object_get_ex(o, "hold_down_left_s", &v))
+			n += (size_t)snprintf(detail + n, sizeof(detail) - n, "re-advertised in %.1f s ",
+					      json_object_get_double(v));
+		if (json_object_object_get_ex(o, "drain_left_s", &v) && n < sizeof(detail))
+			n += (size_t)snprintf(detail + n, sizeof(detail) - n,
+					      "%lld port(s) draining, %.1f s left ",
+					      (long long)ji(o, "draining_ports"),
+					      json_object_get_double(v));
+		if (js(o, "frr") && n < sizeof(detail))
+			snprintf(detail + n, sizeof(detail) - n, "frr: %s", js(o, "frr"));
+		printf("%-40s %-10s %-26s %s\n", js(o, "vip") ?: "?",
+		       json_object_object_get_ex(o, "advertised", &v) && json_object_get_boolean(v) ?
+		       "yes" : "no", js(o, "why") ?: "?", detail);
+	}
+}
+
+/* FRR's BGP and BFD sessions, read through vtysh; NULL with *err set if FRR is not there. */
+static struct json_object *frr_sessions(struct ctl *c, char *err, size_t errlen)
+{
+	struct json_object *o = NULL;
+
+	if (c->no_frr) {
+		snprintf(err, errlen, "not asked (--no-frr)");
+		return NULL;
+	}
+	if (xvip_frr_sessions(&c->frr, &o, err, errlen))
+		return NULL;
+	return o;
+}
+
+static void print_frr(struct ctl *c)
+{
+	struct json_object *o, *arr;
+	char err[256] = "";
+
+	o = frr_sessions(c, err, sizeof(err));
+	if (!o) {
+		printf("\nFRR:            unavailable (%s)\n", err);
+		return;
+	}
+	printf("\n%-16s %-16s %-10s %-12s %10s %8s %8s\n", "BGP NEIGHBOR", "HOSTNAME", "AS",
+	       "STATE", "UP (s)", "PFX IN", "PFX OUT");
+	json_object_object_get_ex(o, "bgp", &arr);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *p = json_object_array_get_idx(arr, i);
+
+		printf("%-16s %-16s %-10lld %-12s %10.1f %8lld %8lld\n", js(p, "neighbor") ?: "?",
+		       js(p, "hostname") ?: "", (long long)ji(p, "remote_as"), js(p, "state") ?: "?",
+		       (double)ji(p, "uptime_ms") / 1000, (long long)ji(p, "prefixes_received"),
+		       (long long)ji(p, "prefixes_sent"));
+	}
+	printf("\n%-16s %-28s %-8s %10s %10s\n", "BFD INTERFACE", "PEER", "STATUS", "UP (s)",
+	       "DETECT ms");
+	json_object_object_get_ex(o, "bfd", &arr);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *p = json_object_array_get_idx(arr, i);
+
+		printf("%-16s %-28s %-8s %10lld %10lld\n", js(p, "interface") ?: "?",
+		       js(p, "peer") ?: "?", js(p, "status") ?: "?", (long long)ji(p, "uptime_s"),
+		       (long long)ji(p, "detect_ms"));
+	}
+	json_object_put(o);
+}
+
 static void print_daemon(struct ctl *c)
 {
 	struct json_object *st, *v;
@@ -549,6 +640,7 @@ static void print_daemon(struct ctl *c)
 	wr = js(st, "withdraw_reason");
 	printf("advertising:    %s%s\n", wr ? "withdrawn: " : "VIPs with a ready endpoint on lo",
 	       wr ? wr : "");
+	print_vips(st);
 	json_object_put(st);
 }
 
@@ -602,6 +694,16 @@ static int cmd_status(struct ctl *c)
 			}
 			json_object_object_add(o, "daemon", st);
 		}
+		{
+			char err[256] = "";
+			struct json_object *fo = frr_sessions(c, err, sizeof(err));
+
+			if (!fo) {
+				fo = json_object_new_object();
+				json_object_object_add(fo, "error", json_object_new_string(err));
+			}
+			json_object_object_add(o, "frr", fo);
+		}
 		print_json(o);
 	} else {
 		printf("pin dir:        %s\n", c->pin_dir);
@@ -614,6 +716,7 @@ static int cmd_status(struct ctl *c)
 		printf("endpoints:      %zu ready, %zu serving (terminating)\n", nready, nserving);
 		printf("conntrack:      %zu flows\n", nct);
 		print_daemon(c);
+		print_frr(c);
 		json_object_put(xdp_arr);
 		json_object_put(tc_arr);
 	}
@@ -626,6 +729,9 @@ int main(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "state-file", required_argument, NULL, 's' },
+		{ "frr-vtysh", required_argument, NULL, 'V' },
+		{ "frr-vty-socket", required_argument, NULL, 'S' },
+		{ "no-frr", no_argument, NULL, 'N' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -642,6 +748,15 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			c.state_file = optarg;
+			break;
+		case 'V':
+			c.frr.vtysh = optarg;
+			break;
+		case 'S':
+			c.frr.vty_socket = optarg;
+			break;
+		case 'N':
+			c.no_frr = true;
 			break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "table")) {

@@ -691,8 +691,14 @@ static void health_check(struct daemon *d)
 		d->dp_why[0] = '\0';
 		reapply(d, "dataplane back");
 	}
-	if (d->frr && ++d->health_ticks % FRR_POLL_TICKS == 0)
+	if (d->frr && ++d->health_ticks % FRR_POLL_TICKS == 0) {
+		unsigned int readded = xvip_frr_reapplied(d->frr);
+		int before = d->frr_ret;
+
 		frr_sync(d);	/* statements a restarted bgpd lost */
+		if (readded != xvip_frr_reapplied(d->frr) || before != d->frr_ret)
+			status_write(d);
+	}
 }
 
 /* force: apply even when the content did not change (SIGHUP, retries). */
