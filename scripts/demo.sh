@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-# `make demo`: build the single-node lab (scripts/lab.sh) in network namespaces,
-# run xvipd on it and show, step by step, what it does. Needs root.
+# `make demo`: by default the fabric demo (scripts/demo_fabric.sh: FRR, ECMP,
+# BFD, three nodes). With --single: build the single-node lab (scripts/lab.sh)
+# in network namespaces, run xvipd on it and show, step by step, what it does.
+# Needs root.
 #
-#   scripts/demo.sh           run the demo, then tear the lab down
-#   scripts/demo.sh --keep    run the demo and leave the lab up to poke at
-#   scripts/demo.sh --down    tear down a lab left by --keep (or by a killed run)
+#   scripts/demo.sh --single           run the demo, then tear the lab down
+#   scripts/demo.sh --single --keep    run the demo and leave the lab up to poke at
+#   scripts/demo.sh --single --down    tear down a lab left by --keep (or by a killed run)
 #
 # Exits non-zero if any check failed. Everything it creates is named "xvdemo*".
 set -euo pipefail
 set -E
 
+# The default demo is the fabric; --single selects this one.
+SINGLE=0
+ARGS=()
+for arg in "$@"; do
+	if [ "$arg" = --single ]; then SINGLE=1; else ARGS+=("$arg"); fi
+done
+if [ "$SINGLE" -eq 0 ]; then
+	exec "$(dirname "${BASH_SOURCE[0]}")/demo_fabric.sh" "$@"
+fi
+set -- ${ARGS[@]+"${ARGS[@]}"}
+
 usage() {
 	cat <<'EOF'
-Usage: scripts/demo.sh [--keep | --down | --help]
+Usage: scripts/demo.sh --single [--keep | --down | --help]
+       (without --single: the fabric demo, scripts/demo_fabric.sh)
 
 Builds a single-node lab in network namespaces (client, node with uplink up0
 where xvipd attaches XDP, three pods), starts build/xvipd on it and walks
@@ -234,7 +248,7 @@ keep_help() {
   Endpoints: xvipd re-reads $SVC when it changes, e.g.
     python3 $LAB_ROOT/scripts/lab_services.py --not-ready 2 > $SVC.tmp && mv $SVC.tmp $SVC
   xvipd's log: $LAB_DIR/xvipd.log   (pids in $LAB_DIR/*.pid)
-  Tear it down: scripts/demo.sh --down   (in $LAB_ROOT)
+  Tear it down: scripts/demo.sh --single --down   (in $LAB_ROOT)
 EOF
 }
 
