@@ -44,7 +44,8 @@ static void rmtmp(void)
 }
 
 /* Writes fmt... to tmpdir/name; returns the full path (static buffer, one at a time). */
-static const char *put(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *put(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static const char *put(const char *name, const char *fmt, ...)
 {
@@ -207,7 +208,8 @@ TEST(test_kubeconfig_errors)
 	char yaml[1024], err[512];
 	struct bad_case cases[] = {
 		{ "no current-context", "apiVersion: v1\nclusters: []\n", "current-context" },
-		{ "unknown context", "current-context: nope\ncontexts: []\n", "no entry named \"nope\"" },
+		{ "unknown context", "current-context: nope\ncontexts: []\n",
+		  "no entry named \"nope\"" },
 		{ "not YAML", "current-context: [c\n", "YAML error" },
 		{ "not a mapping", "- a\n- b\n", "expected a mapping" },
 	};
@@ -221,14 +223,16 @@ TEST(test_kubeconfig_errors)
 		err[0] = '\0';
 		ASSERT_EQ(xvip_kubecfg_load(&c, p, err, sizeof(err)), -EINVAL, cases[i].what);
 		if (!strstr(err, cases[i].msg))
-			TEST_FAIL("%s: message \"%s\" lacks \"%s\"", cases[i].what, err, cases[i].msg);
+			TEST_FAIL("%s: message \"%s\" lacks \"%s\"", cases[i].what, err,
+				  cases[i].msg);
 	}
 	/* One field changed from a good config each time. */
 	struct {
 		const char *what, *cluster, *user, *msg;
 	} edits[] = {
 		{ "http server", "{server: 'http://a:1'}", "{token: x}", "not an https:// URL" },
-		{ "insecure", "{server: 'https://a:1', insecure-skip-tls-verify: true}", "{token: x}",
+		{ "insecure", "{server: 'https://a:1', insecure-skip-tls-verify: true}",
+		  "{token: x}",
 		  "insecure-skip-tls-verify" },
 		{ "bad base64", "{server: 'https://a:1', certificate-authority-data: '!!'}",
 		  "{token: x}", "not valid base64" },
@@ -248,7 +252,8 @@ TEST(test_kubeconfig_errors)
 		err[0] = '\0';
 		ASSERT_EQ(xvip_kubecfg_load(&c, p, err, sizeof(err)), -EINVAL, edits[i].what);
 		if (!strstr(err, edits[i].msg))
-			TEST_FAIL("%s: message \"%s\" lacks \"%s\"", edits[i].what, err, edits[i].msg);
+			TEST_FAIL("%s: message \"%s\" lacks \"%s\"", edits[i].what, err,
+				  edits[i].msg);
 	}
 	/* And the good one it was edited from. */
 	snprintf(yaml, sizeof(yaml), "current-context: c\n%s%s%s", ctxs, cl, users);
@@ -323,10 +328,12 @@ TEST(test_node_reason)
 		  "\"spec\":{\"unschedulable\":true}}", false, NULL },
 		{ "unschedulable false", "{\"metadata\":{\"name\":\"n\"},"
 		  "\"spec\":{\"unschedulable\":false}}", true, NULL },
-		{ "autoscaler taint", "{\"metadata\":{\"name\":\"n\"},\"spec\":{\"taints\":[{\"key\":"
+		{ "autoscaler taint",
+		  "{\"metadata\":{\"name\":\"n\"},\"spec\":{\"taints\":[{\"key\":"
 		  "\"ToBeDeletedByClusterAutoscaler\",\"value\":\"1732600000\",\"effect\":"
 		  "\"NoSchedule\"}]}}", true, "ToBeDeletedByClusterAutoscaler" },
-		{ "unschedulable taint", "{\"metadata\":{\"name\":\"n\"},\"spec\":{\"taints\":[{\"key\":"
+		{ "unschedulable taint",
+		  "{\"metadata\":{\"name\":\"n\"},\"spec\":{\"taints\":[{\"key\":"
 		  "\"node.kubernetes.io/unschedulable\",\"effect\":\"NoSchedule\"}]}}", true,
 		  "node.kubernetes.io/unschedulable" },
 		{ "other taint", "{\"metadata\":{\"name\":\"n\"},\"spec\":{\"taints\":[{\"key\":"
@@ -465,7 +472,8 @@ TEST(test_state_file)
 		    json_object_object_get_ex(v, "unauthorized", &v) && json_object_get_int(v) == 4,
 		    "api.errors.unauthorized");
 	ASSERT_TRUE(json_object_object_get_ex(api, "lists", &v) &&
-		    json_object_object_get_ex(v, "endpointslices", &v) && json_object_get_int(v) == 2,
+		    json_object_object_get_ex(v, "endpointslices", &v) &&
+		    json_object_get_int(v) == 2,
 		    "api.lists.endpointslices");
 	json_object_put(o);
 	o = NULL;

@@ -329,9 +329,12 @@ static int watch_event(struct kw *w, struct json_object *ev)
 	const char *type, *rv;
 	char key[512];
 
-	if (!json_object_object_get_ex(ev, "type", &t) || !json_object_is_type(t, json_type_string) ||
-	    !json_object_object_get_ex(ev, "object", &o) || !json_object_is_type(o, json_type_object))
-		return stop_transfer(w, XVIP_KUBE_BAD_RESPONSE, "watch event without type or object");
+	if (!json_object_object_get_ex(ev, "type", &t) ||
+	    !json_object_is_type(t, json_type_string) ||
+	    !json_object_object_get_ex(ev, "object", &o) ||
+	    !json_object_is_type(o, json_type_object))
+		return stop_transfer(w, XVIP_KUBE_BAD_RESPONSE,
+				     "watch event without type or object");
 	type = json_object_get_string(t);
 	if (!strcmp(type, "ERROR")) {
 		int64_t code = 0;
@@ -461,7 +464,7 @@ static int set_tls(struct xvip_kube *k, CURL *e)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_pem || c->ca_file) {
-		/* The cluster CA only: a certificate from any system-trusted CA is not the API server. */
+		/* The cluster CA only: a system-trusted CA does not vouch for the API server. */
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 		if (c->ca_pem) {
 			b = (struct curl_blob){ c->ca_pem, c->ca_pem_len, CURL_BLOB_COPY };
@@ -698,7 +701,7 @@ static void fail(struct kw *w, enum xvip_kube_cause c, long code, const char *ms
 		curl_easy_getinfo(w->easy, CURLINFO_RETRY_AFTER, &retry_after);
 
 	if (c == XVIP_KUBE_GONE) {
-		/* Normal now and then (compaction, a long disconnection); not a failure to log once. */
+		/* Normal now and then (compaction, a long disconnection): not logged once only. */
 		w->gones++;
 		xvip_log(w->gones == 1 ? XVIP_LOG_INFO : XVIP_LOG_WARN,
 			 "%s: %s: resourceVersion too old (410 Gone)%s; listing again, the "
@@ -706,8 +709,9 @@ static void fail(struct kw *w, enum xvip_kube_cause c, long code, const char *ms
 			 msg, w->gones > 1 ? " (again: backing off)" : "");
 	} else if (c != w->logged) {
 		if (code)
-			log_warn("%s: %s: HTTP %ld (%s)%s; retrying with backoff, logged once until "
-				 "it recovers", w->name, what, code, xvip_kube_cause_name(c), msg);
+			log_warn("%s: %s: HTTP %ld (%s)%s; retrying with backoff, logged once "
+				 "until it recovers", w->name, what, code, xvip_kube_cause_name(c),
+				 msg);
 		else
 			log_warn("%s: %s: %s%s; retrying with backoff, logged once until it "
 				 "recovers", w->name, what, xvip_kube_cause_name(c), msg);
@@ -772,7 +776,8 @@ static int list_page(struct kw *w)
 	n = json_object_array_length(items);
 	for (size_t i = 0; i < n; i++) {
 		it = json_object_array_get_idx(items, i);
-		if (!json_object_is_type(it, json_type_object) || obj_key(w, it, key, sizeof(key))) {
+		if (!json_object_is_type(it, json_type_object) ||
+		    obj_key(w, it, key, sizeof(key))) {
 			log_warn("%s: list item %zu without metadata.name/namespace, ignored",
 				 w->name, i);
 			continue;
@@ -827,7 +832,8 @@ static void done(struct kw *w, CURLcode r)
 		return;
 	}
 	if (r != CURLE_OK) {
-		snprintf(msg, sizeof(msg), ": %s", w->curlerr[0] ? w->curlerr : curl_easy_strerror(r));
+		snprintf(msg, sizeof(msg), ": %s",
+			 w->curlerr[0] ? w->curlerr : curl_easy_strerror(r));
 		fail(w, curl_cause(w, r), 0, msg);
 		return;
 	}
@@ -1002,7 +1008,8 @@ int xvip_kube_model(struct xvip_kube *k, struct xvip_model *m, char *err, size_t
 {
 	struct json_object *sv = k->w[XVIP_KUBE_SERVICES].cache;
 	struct json_object *sl = k->w[XVIP_KUBE_SLICES].cache;
-	size_t nsv = (size_t)json_object_object_length(sv), nsl = (size_t)json_object_object_length(sl);
+	size_t nsv = (size_t)json_object_object_length(sv);
+	size_t nsl = (size_t)json_object_object_length(sl);
 	struct json_object **a = calloc(nsv + nsl + 1, sizeof(*a));
 	size_t i = 0;
 	int ret;
@@ -1077,7 +1084,8 @@ int xvip_kube_init(struct xvip_kube **kp, const struct xvip_kube_opts *o)
 		k->o.debounce_ms = 75;
 	k->mo = *o->model;
 	k->mo.quiet = true;
-	snprintf(k->ua, sizeof(k->ua), "xvipd (linux) libcurl/%s", curl_version_info(CURLVERSION_NOW)->version);
+	snprintf(k->ua, sizeof(k->ua), "xvipd (linux) libcurl/%s",
+		 curl_version_info(CURLVERSION_NOW)->version);
 
 	if (asprintf(&sel, "metadata.name=%s", o->node_name) < 0) {
 		ret = -ENOMEM;
