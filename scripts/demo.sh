@@ -231,6 +231,7 @@ while True:
 keep_help() {
 	local ctl
 	ctl="nsenter --net=/run/netns/$(lab_ns node) $LAB_ROOT/build/xvipctl --pin-dir $LAB_PIN"
+	ctl="$ctl --state-file $LAB_DIR/status.json"
 	heading "Lab kept running (--keep)"
 	cat <<EOF
   Requests from the client namespace:

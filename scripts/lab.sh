@@ -169,11 +169,12 @@ lab_up() {
 lab_xvipd() {
 	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$LAB_ROOT/build/xvipd" \
 		--iface up0 --vip-cidr "$LAB_VIP_CIDR" --vip-cidr "$LAB_VIP_CIDR6" --node-name node1 \
-		--pin-dir "$LAB_PIN" "$@"
+		--pin-dir "$LAB_PIN" --state-file "$LAB_DIR/status.json" "$@"
 }
 
 lab_xvipctl() {
-	lab_nsenter node "$LAB_ROOT/build/xvipctl" --pin-dir "$LAB_PIN" "$@"
+	lab_nsenter node "$LAB_ROOT/build/xvipctl" --pin-dir "$LAB_PIN" \
+		--state-file "$LAB_DIR/status.json" "$@"
 }
 
 # Wait (up to $2 tenths of a second) until a command succeeds.
