@@ -6,8 +6,9 @@
  *  - xvip_bench_floor: parses the headers with the dataplane's own parsers
  *                      (Ethernet, IPv4/IPv6, ports) and passes: the least an
  *                      XDP load balancer can cost.
- *  - xvip_bench_sink:  counts and drops; attached on the pod side of the
- *                      throughput topology to count what arrives.
+ *  - xvip_bench_sink:  counts TCP/UDP over IPv4 and drops everything; attached
+ *                      on the pod side of the throughput topology to count
+ *                      what arrives.
  *  - xvip_bench_redirect: redirects every frame to cfg_redirect_ifindex: the
  *                      ceiling of an XDP_REDIRECT design on the same path.
  *  - xvip_bench_part_*: one building block of the hot path each (a clock
@@ -84,12 +85,21 @@ int xvip_bench_floor(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* Counts TCP and UDP over IPv4 (what the benchmark sends), not the links' own chatter. */
 SEC("xdp")
 int xvip_bench_sink(struct xdp_md *ctx)
 {
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *iph = (void *)(eth + 1);
 	__u32 key = 0;
-	struct xvip_counter *c = bpf_map_lookup_elem(&bench_sink_count, &key);
+	struct xvip_counter *c;
 
+	if ((void *)(iph + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP) ||
+	    (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP))
+		return XDP_DROP;
+	c = bpf_map_lookup_elem(&bench_sink_count, &key);
 	if (c) {
 		c->packets++;
 		c->bytes += ctx->data_end - ctx->data;

@@ -59,7 +59,7 @@ struct opts {
 	double rate;
 	uint32_t batch;
 	int cpu;
-	bool json, quiet;
+	bool json, quiet, size_set;
 };
 
 static const char usage_text[] =
@@ -79,7 +79,8 @@ static const char usage_text[] =
 	"  --tcp-flags F      syn or ack (default ack)\n"
 	"  --sport N          first source port (default 10000)\n"
 	"  --dport N          destination port (default 80)\n"
-	"  --size BYTES       frame length without FCS (default 60: 64 on the wire)\n"
+	"  --size BYTES       frame length without FCS (default 60: 64 on the wire, or\n"
+	"                     the headers' length if longer: 62 or 74 over IPv6)\n"
 	"  --count N          frames to send (default 1000000; 0: until --duration)\n"
 	"  --duration SEC     stop after SEC seconds\n"
 	"  --flows N          distinct flows, cycled frame by frame (default 1)\n"
@@ -240,6 +241,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return -EINVAL;
 			}
 			o->size = (uint32_t)v;
+			o->size_set = true;
 			break;
 		case O_COUNT:
 			if (parse_num(optarg, 0, 1e15, &v) || v != floor(v)) {
@@ -573,6 +575,8 @@ int main(int argc, char **argv)
 
 	if (parse_opts(argc, argv, &o))
 		return 2;
+	if (!o.size_set && o.size < hdr_len(&o))
+		o.size = hdr_len(&o);	/* IPv6: 62 or 74 bytes at least */
 	if (o.size < hdr_len(&o)) {
 		fprintf(stderr, "xvip-pktgen: --size %u is shorter than the %u-byte header\n",
 			o.size, hdr_len(&o));
