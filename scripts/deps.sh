@@ -10,6 +10,7 @@ pkgs=(
 	libjson-c-dev libyaml-dev libmnl-dev libcurl4-openssl-dev libmicrohttpd-dev
 	iproute2 ethtool socat nftables python3 frr iperf3 openssl
 	curl python3-yaml
+	libclang-rt-14-dev	# libFuzzer, ASan and UBSan for clang 14 (make fuzz-build, sanitize-build)
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(gnuplot-nox)

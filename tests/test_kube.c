@@ -231,6 +231,7 @@ TEST(test_kubeconfig_errors)
 		const char *what, *cluster, *user, *msg;
 	} edits[] = {
 		{ "http server", "{server: 'http://a:1'}", "{token: x}", "not an https:// URL" },
+		{ "no host", "{server: 'https://'}", "{token: x}", "names no host" },
 		{ "insecure", "{server: 'https://a:1', insecure-skip-tls-verify: true}",
 		  "{token: x}",
 		  "insecure-skip-tls-verify" },

@@ -120,10 +120,13 @@ static int cmp_model_svc(const void *pa, const void *pb)
 /* The model's ordering contract, whatever order a test added entries in. */
 static void m_sort(struct xvip_model *m)
 {
+	/* qsort's base must not be NULL, even for no elements (UBSan). */
 	for (size_t i = 0; i < m->nsvcs; i++)
-		qsort(m->svcs[i].backends, m->svcs[i].nbackends, sizeof(*m->svcs[i].backends),
-		      cmp_model_be);
-	qsort(m->svcs, m->nsvcs, sizeof(*m->svcs), cmp_model_svc);
+		if (m->svcs[i].nbackends)
+			qsort(m->svcs[i].backends, m->svcs[i].nbackends,
+			      sizeof(*m->svcs[i].backends), cmp_model_be);
+	if (m->nsvcs)
+		qsort(m->svcs, m->nsvcs, sizeof(*m->svcs), cmp_model_svc);
 }
 
 /* ---- reading the outcome back */

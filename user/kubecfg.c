@@ -325,6 +325,8 @@ static int kc_cluster(struct kc *k, struct xvip_kubecfg *c, yaml_node_t *cl, con
 		return kc_err(k, "%s.server: missing", where);
 	if (strncmp(s, "https://", 8))
 		return kc_err(k, "%s.server: \"%s\" is not an https:// URL", where, s);
+	if (!s[8] || s[8] == '/')
+		return kc_err(k, "%s.server: \"%s\" names no host", where, s);
 	c->server = strdup(s);
 	if (!c->server)
 		return -ENOMEM;

@@ -1000,6 +1000,7 @@ static void adopt_lo_cb(const struct xvip_addr *addr, void *arg)
 	if (!p)
 		return;
 	rc->vips = p;
+	memset(&rc->vips[rc->nvips], 0, sizeof(*rc->vips));	/* eligible, held, in_map... */
 	rc->vips[rc->nvips].addr = *addr;
 	rc->vips[rc->nvips].on_lo = true;
 	rc->nvips++;
@@ -1042,13 +1043,16 @@ int xvip_rc_adopt(struct xvip_reconciler *rc)
 	for (size_t i = 0; i < a.n; i++) {
 		size_t ndrain = 0;
 
-		qsort(a.svcs[i].be, a.svcs[i].n, sizeof(*a.svcs[i].be), qcmp_be);
+		if (a.svcs[i].n)	/* qsort's base must not be NULL (UBSan) */
+			qsort(a.svcs[i].be, a.svcs[i].n, sizeof(*a.svcs[i].be), qcmp_be);
 		/* A previous xvipd stopped mid-drain: the drain starts over from now. */
 		for (size_t b = 0; b < a.svcs[i].n; b++)
 			ndrain += a.svcs[i].be[b].state == XVIP_BE_DRAINING;
 		if (ndrain && ndrain == a.svcs[i].n)
 			a.svcs[i].drain_until_ns = xvip_rc_now(rc) + rc->drain_ns;
-		qsort(a.svcs[i].ranges, a.svcs[i].nranges, sizeof(*a.svcs[i].ranges), cmp_cidr);
+		if (a.svcs[i].nranges)
+			qsort(a.svcs[i].ranges, a.svcs[i].nranges, sizeof(*a.svcs[i].ranges),
+			      cmp_cidr);
 		if (!rc->nvips || xvip_addr_cmp(&rc->vips[rc->nvips - 1].addr, &a.svcs[i].key.vip)) {
 			void *p = realloc(rc->vips, (rc->nvips + 1) * sizeof(*rc->vips));
 
@@ -1057,13 +1061,16 @@ int xvip_rc_adopt(struct xvip_reconciler *rc)
 				goto fail;
 			}
 			rc->vips = p;
+			memset(&rc->vips[rc->nvips], 0, sizeof(*rc->vips));
 			rc->vips[rc->nvips].addr = a.svcs[i].key.vip;
 			rc->vips[rc->nvips].on_lo = false;
 			rc->nvips++;
 		}
 	}
-	qsort(a.svcs, a.n, sizeof(*a.svcs), qcmp_rc_svc);
-	qsort(rc->vips, rc->nvips, sizeof(*rc->vips), qcmp_vip);
+	if (a.n)
+		qsort(a.svcs, a.n, sizeof(*a.svcs), qcmp_rc_svc);
+	if (rc->nvips)
+		qsort(rc->vips, rc->nvips, sizeof(*rc->vips), qcmp_vip);
 	/* VIP addresses we left on lo; vips were collected before svcs sorted: dedupe. */
 	if (rc->nvips > 1) {
 		size_t w = 1;

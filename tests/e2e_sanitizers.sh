@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The C test binaries built with AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer (`make sanitize-build`, into build/san/tests/),
+# each run whole. One line per binary: PASS when every test in it passed and
+# the sanitizers stayed silent; FAIL with the report otherwise.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+tmp=$(mktemp -d /tmp/xvip-san.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+n=0
+for bin in "$BUILD"/san/tests/test_*; do
+	[ -x "$bin" ] || continue
+	t=$(basename "$bin")
+	n=$((n + 1))
+	timeout --kill-after=10 300 "$bin" >"$tmp/$t.out" 2>"$tmp/$t.err"
+	rc=$?
+	p=$(grep -c '^PASS ' "$tmp/$t.out")
+	f=$(grep -c '^FAIL ' "$tmp/$t.out")
+	s=$(grep -c '^SKIP ' "$tmp/$t.out")
+	if [ "$rc" -eq 0 ] && [ "$f" -eq 0 ] && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp/$t.err"; then
+		echo "PASS sanitizers:$t ($p passed, $s skipped under ASan+UBSan)"
+	else
+		echo "FAIL sanitizers:$t (exit $rc, $f failed)"
+		grep -E '^FAIL ' "$tmp/$t.out" >&2
+		grep -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp/$t.err" | head -60 >&2
+	fi
+done
+[ "$n" -gt 0 ] || echo "SKIP sanitizers: $BUILD/san/tests not built (make sanitize-build; needs clang and libclang-rt)"
