@@ -85,6 +85,8 @@ struct xvip_kube {
 	struct kw w[XVIP_KUBE_RES_MAX];
 	bool dirty;
 	uint64_t debounce_at;		/* 0: not armed */
+	uint64_t last_cost_ms;		/* the last changed() call, translation and apply */
+	uint64_t last_end_ms;		/* when it returned */
 	const char *node_reason;
 	struct xvip_kube_stats st;
 	char *node_selector;		/* fieldSelector=metadata.name%3D<node>, escaped */
@@ -268,6 +270,36 @@ static bool obj_valid(struct kw *w, struct json_object *o, const char *key)
 	return !ret;
 }
 
+/*
+ * What the cache keeps of an object, already checked whole: managedFields and
+ * annotations (often most of the bytes), a Node's status (its image list),
+ * and EndpointSlice endpoints on other nodes, which never become local. The
+ * translation of the rest is the same; a large cluster's cache is a fraction.
+ */
+static void slim(struct kw *w, struct json_object *o)
+{
+	struct json_object *meta, *eps, *n;
+
+	if (json_object_object_get_ex(o, "metadata", &meta) &&
+	    json_object_is_type(meta, json_type_object)) {
+		json_object_object_del(meta, "managedFields");
+		json_object_object_del(meta, "annotations");
+	}
+	if (w->res == XVIP_KUBE_NODE)
+		json_object_object_del(o, "status");
+	if (w->res != XVIP_KUBE_SLICES || !json_object_object_get_ex(o, "endpoints", &eps) ||
+	    !json_object_is_type(eps, json_type_array))
+		return;
+	for (size_t i = json_object_array_length(eps); i-- > 0;) {
+		struct json_object *ep = json_object_array_get_idx(eps, i);
+
+		if (!json_object_object_get_ex(ep, "nodeName", &n) ||
+		    !json_object_is_type(n, json_type_string) ||
+		    strcmp(json_object_get_string(n), w->k->o.node_name))
+			json_object_array_del_idx(eps, i, 1);
+	}
+}
+
 static void mark_changed(struct xvip_kube *k)
 {
 	k->dirty = true;
@@ -363,8 +395,10 @@ static int watch_event(struct kw *w, struct json_object *ev)
 		log_debug("%s: %s %s (resourceVersion %s)", w->name, type, key, rv);
 		if (del)
 			json_object_object_del(w->cache, key);
-		else if (obj_valid(w, o, key))
+		else if (obj_valid(w, o, key)) {
+			slim(w, o);
 			json_object_object_add(w->cache, key, json_object_get(o));
+		}
 		w->k->st.events[w->res]++;
 		if (w->res == XVIP_KUBE_NODE)
 			node_update(w->k);
@@ -782,8 +816,10 @@ static int list_page(struct kw *w)
 				 w->name, i);
 			continue;
 		}
-		if (obj_valid(w, it, key))
+		if (obj_valid(w, it, key)) {
+			slim(w, it);
 			json_object_object_add(w->pending, key, json_object_get(it));
+		}
 		else if (json_object_object_get_ex(w->cache, key, &old))
 			json_object_object_add(w->pending, key, json_object_get(old));
 	}
@@ -933,15 +969,27 @@ static void tick(struct xvip_kube *k)
 	for (int i = 0; i < XVIP_KUBE_RES_MAX; i++)
 		if (k->w[i].state == KW_IDLE && k->w[i].retry_at <= now)
 			start(&k->w[i]);
-	/* Nothing is applied until every resource is listed: half a view would flush the rest. */
-	if (k->dirty && all_listed(k) && !k->debounce_at)
+	/*
+	 * Nothing is applied until every resource is listed: half a view would
+	 * flush the rest. Then a burst of events within the window gives one
+	 * apply, and applies start at least twice their own cost apart, so a large
+	 * cluster under constant churn spends at most a third of a core here.
+	 */
+	if (k->dirty && all_listed(k) && !k->debounce_at) {
+		uint64_t gap = 2 * (k->last_cost_ms > 1000 ? 1000 : k->last_cost_ms);
+
 		k->debounce_at = now + k->o.debounce_ms;
+		if (k->last_end_ms + gap > k->debounce_at)
+			k->debounce_at = k->last_end_ms + gap;
+	}
 	if (k->debounce_at && k->debounce_at <= now) {
 		k->debounce_at = 0;
 		k->dirty = false;
 		for (int i = 0; i < XVIP_KUBE_RES_MAX; i++)
 			k->st.objects[i] = (uint64_t)json_object_object_length(k->w[i].cache);
 		k->o.changed(k->o.ctx);
+		k->last_end_ms = now_ms();
+		k->last_cost_ms = k->last_end_ms - now;
 	}
 }
 
@@ -1012,6 +1060,7 @@ int xvip_kube_model(struct xvip_kube *k, struct xvip_model *m, char *err, size_t
 	size_t nsl = (size_t)json_object_object_length(sl);
 	struct json_object **a = calloc(nsv + nsl + 1, sizeof(*a));
 	size_t i = 0;
+	uint64_t t0;
 	int ret;
 
 	if (!a) {
@@ -1026,7 +1075,10 @@ int xvip_kube_model(struct xvip_kube *k, struct xvip_model *m, char *err, size_t
 		(void)kl;
 		a[i++] = vl;
 	}
+	t0 = now_ms();
 	ret = xvip_model_from_objects(a, nsv, a + nsv, nsl, &k->mo, m, err, errlen);
+	log_debug("translated %zu Services and %zu EndpointSlices in %llu ms", nsv, nsl,
+		  (unsigned long long)(now_ms() - t0));
 	free(a);
 	return ret;
 }
