@@ -98,6 +98,20 @@ fab_down() {
 	rm -rf "$FAB_DIR"
 }
 
+# Remove the fabrics that runs named BASE<pid> left behind when they were killed: those
+# whose pid is gone (tests use a prefix per run, so two runs never share a fabric).
+fab_reap_stale() {
+	local base=$1 p pid
+	for p in $({
+		ip netns list 2>/dev/null | awk '{print $1}' | sed -n "s/^\(${base}[0-9]*\)-.*/\1/p"
+		for d in /tmp/"$base"*; do [ -d "$d" ] && basename "$d"; done
+	} | grep -x "${base}[0-9]*" | sort -u); do
+		pid=${p#"$base"}
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && continue
+		(FAB=$p FAB_DIR=/tmp/$p FAB_PIN=/sys/fs/bpf/$p; fab_down)
+	done
+}
+
 fab_spawn() {
 	local name=$1; shift
 	"$@" >"$FAB_DIR/$name.log" 2>&1 &
@@ -342,8 +356,8 @@ fab_xvipd() {
 	mode=$(fab_node_frr_mode "$n")
 	extra="FAB_XVIPD_ARGS_node$n"
 	mkdir -p "$FAB_PIN"
-	local frr_args=(--frr "$mode")
-	[ "$mode" = vtysh ] && frr_args+=(--frr-vty-socket "$(fab_frr_dir "node$n")")
+	# The vty socket: for the network statements (vtysh mode) and the session states (both).
+	local frr_args=(--frr "$mode" --frr-vty-socket "$(fab_frr_dir "node$n")")
 	# shellcheck disable=SC2086
 	fab_spawn "xvipd-node$n" nsenter --net="/run/netns/$(fab_ns "node$n")" \
 		"$FAB_ROOT/build/xvipd" --iface eno5 --iface eno7 --vip-cidr "$FAB_VIP_CIDR" \

@@ -8,7 +8,8 @@
 # fail-closed withdrawal when the dataplane breaks. Measurements are printed.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-FAB=xvfab
+# A prefix per run: a run never tears down another one's fabric.
+FAB=xvfab$$
 FAB_ROOT=$ROOT
 LAB_ROOT=$ROOT
 FAB_QUIET=1
@@ -17,6 +18,8 @@ FAB_VTYSH_NODES=node3
 DRAIN=6
 HOLD=3
 FAB_XVIPD_ARGS="--drain-seconds $DRAIN --hold-down-seconds $HOLD"
+# /metrics on node1, inside its namespace.
+FAB_XVIPD_ARGS_node1="--metrics-addr 127.0.0.1:9742"
 # shellcheck source=../scripts/fabric.sh
 . "$ROOT/scripts/fabric.sh"
 . "$ROOT/tests/lib/e2e.sh"
@@ -401,9 +404,19 @@ sys.exit(0 if bgp == {"eno5": "Established", "eno7": "Established"} and bfd == {
 		grep -q "^$JOBS .* no .*no ready local endpoint" <<<"$out"
 	check "xvipctl status (table): BGP session to leaf1 Established" \
 		grep -q "^eno5 .*leaf1 .*Established" <<<"$out"
+	out=$(fab_exec node1 curl -s --max-time 5 http://127.0.0.1:9742/metrics)
+	check "/metrics: per-VIP advertised" \
+		grep -qx "xvip_vip_advertised{vip=\"$WEB\",why=\"advertised\"} 1" <<<"$out"
+	check "/metrics: per-VIP not advertised, and why" \
+		grep -qx "xvip_vip_advertised{vip=\"$JOBS\",why=\"no ready local endpoint\"} 0" <<<"$out"
+	check "/metrics: dataplane ok" grep -qx "xvip_dataplane_ok 1" <<<"$out"
+	check "/metrics: BGP sessions from FRR" grep -qx \
+		"xvip_frr_bgp_session_up{neighbor=\"eno5\",hostname=\"leaf1\",state=\"Established\"} 1" <<<"$out"
+	check "/metrics: BFD peers from FRR" grep -q "^xvip_frr_bfd_peer_up{interface=\"eno7\",peer=\"fe80::.*\"} 1$" <<<"$out"
 }
 
 trap fab_down EXIT
+fab_reap_stale xvfab
 skip=$(e2e_skip_reason)
 if [ -z "$skip" ]; then
 	if [ ! -x /usr/lib/frr/bgpd ] || ! command -v vtysh >/dev/null; then

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <microhttpd.h>
+#include <json-c/json.h>
 
 #include "addr.h"
 #include "kube.h"
@@ -170,6 +171,46 @@ int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *
 		     "1 while XDP is on every uplink and the pins are in place (else every VIP is "
 		     "withdrawn).");
 		fprintf(f, "xvip_dataplane_ok %d\n", !st.dataplane_problem);
+	}
+	if (st.frr_sessions) {
+		struct json_object *arr;
+
+		head(f, "xvip_frr_up", "gauge", "1 while vtysh answers with FRR's session states.");
+		fprintf(f, "xvip_frr_up %d\n",
+			!json_object_object_get_ex(st.frr_sessions, "error", NULL));
+		head(f, "xvip_frr_bgp_session_up", "gauge",
+		     "Per BGP neighbor as FRR reports it: 1 while Established.");
+		if (json_object_object_get_ex(st.frr_sessions, "bgp", &arr))
+			for (size_t i = 0; i < json_object_array_length(arr); i++) {
+				struct json_object *p = json_object_array_get_idx(arr, i), *x;
+				const char *state = json_object_object_get_ex(p, "state", &x) ?
+						    json_object_get_string(x) : "?";
+
+				fputs("xvip_frr_bgp_session_up{neighbor=\"", f);
+				label(f, json_object_object_get_ex(p, "neighbor", &x) ?
+					 json_object_get_string(x) : "");
+				fputs("\",hostname=\"", f);
+				label(f, json_object_object_get_ex(p, "hostname", &x) ?
+					 json_object_get_string(x) : "");
+				fputs("\",state=\"", f);
+				label(f, state);
+				fprintf(f, "\"} %d\n", !strcmp(state, "Established"));
+			}
+		head(f, "xvip_frr_bfd_peer_up", "gauge", "Per BFD peer as FRR reports it: 1 while up.");
+		if (json_object_object_get_ex(st.frr_sessions, "bfd", &arr))
+			for (size_t i = 0; i < json_object_array_length(arr); i++) {
+				struct json_object *p = json_object_array_get_idx(arr, i), *x;
+				const char *status = json_object_object_get_ex(p, "status", &x) ?
+						     json_object_get_string(x) : "?";
+
+				fputs("xvip_frr_bfd_peer_up{interface=\"", f);
+				label(f, json_object_object_get_ex(p, "interface", &x) ?
+					 json_object_get_string(x) : "");
+				fputs("\",peer=\"", f);
+				label(f, json_object_object_get_ex(p, "peer", &x) ?
+					 json_object_get_string(x) : "");
+				fprintf(f, "\"} %d\n", !strcmp(status, "up"));
+			}
 	}
 	if (st.frr) {
 		head(f, "xvip_frr_statements_readded_total", "counter",

@@ -118,6 +118,8 @@ struct json_object *xvip_status_json(const struct xvip_status *st)
 	}
 	if (st->rc)
 		json_object_object_add(o, "vip_states", vip_states(st));
+	if (st->frr_sessions)
+		json_object_object_add(o, "frr_sessions", json_object_get(st->frr_sessions));
 	if (st->kube) {
 		api = json_object_new_object();
 		errs = json_object_new_object();

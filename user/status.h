@@ -42,6 +42,7 @@ struct xvip_status {
 	const char *frr_mode;		/* "connected", "vtysh" or "off" */
 	const struct xvip_frr *frr;	/* vtysh mode: what FRR does with each VIP */
 	const char *dataplane_problem;	/* NULL: XDP on every uplink, pins in place */
+	struct json_object *frr_sessions;	/* xvip_frr_sessions() as last polled; NULL: none */
 	uint32_t drain_s, hold_down_s;
 };
 

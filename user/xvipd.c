@@ -20,6 +20,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <json-c/json.h>
 
 #include "addr.h"
 #include "frr.h"
@@ -40,6 +41,7 @@
 #define RETRY_SECONDS	5
 #define HEALTH_MS	1000	/* dataplane check (fail closed) */
 #define FRR_POLL_TICKS	2	/* vtysh mode: read FRR back every this many checks */
+#define SESSIONS_TICKS	5	/* BGP and BFD session states for status and metrics */
 
 enum frr_mode { FRR_CONNECTED, FRR_VTYSH, FRR_OFF };
 
@@ -104,6 +106,7 @@ struct daemon {
 	bool dp_down;
 	char dp_why[256];
 	unsigned int health_ticks;
+	struct json_object *sessions;	/* FRR's BGP and BFD sessions, or {"error": ...} */
 	int dfd;			/* timerfd: the next drain or hold-down deadline */
 };
 
@@ -143,7 +146,9 @@ static const char usage_text[] =
 	"                        redistribute connected; vtysh: also a network statement per\n"
 	"                        VIP under FRR's router bgp, through vtysh; off: never touch lo\n"
 	"  --frr-vtysh PATH      vtysh program for --frr vtysh (default vtysh from PATH)\n"
-	"  --frr-vty-socket DIR  FRR's vty socket directory (vtysh --vty_socket; default FRR's)\n"
+	"  --frr-vty-socket DIR  FRR's vty socket directory (vtysh --vty_socket; default FRR's),\n"
+	"                        for vtysh mode and for the BGP/BFD session states (status,\n"
+	"                        metrics) read every 5 s unless --frr off\n"
 	"  --drain-seconds N     a service port that loses its last local endpoint is withdrawn\n"
 	"                        first, then its endpoints keep their established flows this\n"
 	"                        long before they are removed (default 0: at once)\n"
@@ -579,6 +584,7 @@ static void status_fill(struct daemon *d, struct xvip_status *st)
 	st->frr_mode = d->o.frr == FRR_VTYSH ? "vtysh" : d->o.frr == FRR_OFF ? "off" : "connected";
 	st->frr = d->frr;
 	st->dataplane_problem = d->dp_down ? d->dp_why : NULL;
+	st->frr_sessions = d->sessions;
 	st->drain_s = d->o.drain_s;
 	st->hold_down_s = d->o.hold_down_s;
 }
@@ -660,6 +666,23 @@ static void reapply(struct daemon *d, const char *why)
 	status_write(d);
 }
 
+/* FRR's session states, every few seconds, so a /metrics scrape never waits for vtysh. */
+static void poll_sessions(struct daemon *d)
+{
+	struct xvip_frr_opts fo = {
+		.vtysh = d->o.frr_vtysh, .vty_socket = d->o.frr_vty_socket, .timeout_ms = 2000,
+	};
+	struct json_object *o = NULL;
+	char err[256];
+
+	if (xvip_frr_sessions(&fo, &o, err, sizeof(err))) {
+		o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(err));
+	}
+	json_object_put(d->sessions);
+	d->sessions = o;
+}
+
 /*
  * Fail closed: xvipd's XDP program on every uplink and its pins in place, or
  * every VIP withdrawn -- first withdraw, then repair what can be repaired,
@@ -691,6 +714,8 @@ static void health_check(struct daemon *d)
 		d->dp_why[0] = '\0';
 		reapply(d, "dataplane back");
 	}
+	if (d->o.frr != FRR_OFF && d->health_ticks % SESSIONS_TICKS == 0)
+		poll_sessions(d);
 	if (d->frr && ++d->health_ticks % FRR_POLL_TICKS == 0) {
 		unsigned int readded = xvip_frr_reapplied(d->frr);
 		int before = d->frr_ret;
@@ -1109,6 +1134,7 @@ out:
 	xvip_kubecfg_free(&d.kcfg);
 	xvip_rc_fini(&d.rc);
 	xvip_frr_close(d.frr);
+	json_object_put(d.sessions);
 	if (d.dfd > 0)
 		close(d.dfd);
 	if (d.nl)
