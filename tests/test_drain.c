@@ -307,7 +307,8 @@ TEST(drain_withdraws_first_and_keeps_established_flows)
 	ASSERT_EQ(svc_id(80, IPPROTO_TCP), sid, "service key kept while draining");
 	ASSERT_TRUE(!has_table(sid), "no table: new flows get no endpoint");
 	ASSERT_EQ(nbe(sid, XVIP_BE_DRAINING), 2, "both endpoints draining");
-	ASSERT_EQ(xvip_rc_next_deadline(&rc), fake_now + 10 * SEC_NS, "deadline at the drain's end");
+	ASSERT_EQ(xvip_rc_next_deadline(&rc), fake_now + 10 * SEC_NS,
+		  "deadline at the drain's end");
 
 	v = send_tcp(41001, TH_ACK);
 	ASSERT_TRUE(to_pod(v, pod), "established flow still reaches its pod while draining");
@@ -528,7 +529,8 @@ TEST(hold_down_stops_a_bouncing_endpoint_from_flapping)
 	ASSERT_EQ(added, 0, "not re-advertised while bouncing");
 	ASSERT_EQ(vip_why(&rc), XVIP_VIP_HOLD_DOWN, "why: hold-down");
 	t0 = fake_now;
-	ASSERT_EQ(xvip_rc_next_deadline(&rc), t0 + 5 * SEC_NS, "deadline: 5 s after the last bounce");
+	ASSERT_EQ(xvip_rc_next_deadline(&rc), t0 + 5 * SEC_NS,
+		  "deadline: 5 s after the last bounce");
 
 	fake_now = t0 + 4 * SEC_NS;
 	ASSERT_EQ(xvip_rc_reapply(&rc), 0, "reapply at 4 s");
@@ -617,7 +619,8 @@ TEST(zz_teardown)
 }
 
 TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(drain_withdraws_first_and_keeps_established_flows),
-	  TEST_CASE(drain_when_the_service_is_deleted), TEST_CASE(drain_ends_when_an_endpoint_returns),
+	  TEST_CASE(drain_when_the_service_is_deleted),
+	  TEST_CASE(drain_ends_when_an_endpoint_returns),
 	  TEST_CASE(no_drain_removes_at_once), TEST_CASE(terminating_endpoints_do_not_drain),
 	  TEST_CASE(adopted_drain_restarts_and_ends), TEST_CASE(first_advertisement_is_not_held),
 	  TEST_CASE(hold_down_stops_a_bouncing_endpoint_from_flapping),

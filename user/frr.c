@@ -316,7 +316,8 @@ static int configure(struct xvip_frr *f, const struct xvip_addr *want, size_t nw
 
 		cmds[n++] = v6 ? "address-family ipv6 unicast" : "address-family ipv4 unicast";
 		for (size_t i = 0; i < nwant; i++) {
-			if (xvip_addr_is_v4(&want[i]) == !!v6 || find_net(f->nets, f->nnets, &want[i]))
+			if (xvip_addr_is_v4(&want[i]) == !!v6 ||
+			    find_net(f->nets, f->nnets, &want[i]))
 				continue;
 			net_str(&want[i], pfx, sizeof(pfx));
 			if (asprintf(&lines[nchg], "network %s", pfx) < 0) {
@@ -393,8 +394,8 @@ int xvip_frr_sync(struct xvip_frr *f, const struct xvip_addr *want, size_t n)
 		lost += !find_net(f->nets, f->nnets, &f->confirmed[i]);
 	if (lost) {
 		f->reapplied++;
-		log_warn("frr: bgpd lost %zu of the %zu network statements xvipd added (restarted?); "
-			 "adding them again", lost, f->nconfirmed);
+		log_warn("frr: bgpd lost %zu of the %zu network statements xvipd added "
+			 "(restarted?); adding them again", lost, f->nconfirmed);
 	}
 
 	ret = configure(f, want, n);
@@ -574,10 +575,12 @@ int xvip_frr_sessions(const struct xvip_frr_opts *o, struct json_object **out, c
 
 			json_object_object_add(e, "interface",
 					       json_object_new_string(jstr(p, "interface", "")));
-			json_object_object_add(e, "peer", json_object_new_string(jstr(p, "peer", "")));
+			json_object_object_add(e, "peer",
+					       json_object_new_string(jstr(p, "peer", "")));
 			json_object_object_add(e, "status",
 					       json_object_new_string(jstr(p, "status", "?")));
-			json_object_object_add(e, "uptime_s", json_object_new_int64(jint(p, "uptime")));
+			json_object_object_add(e, "uptime_s",
+					       json_object_new_int64(jint(p, "uptime")));
 			json_object_object_add(e, "detect_ms", json_object_new_int64(
 				jint(p, "detect-multiplier") * jint(p, "receive-interval")));
 			json_object_array_add(bfd_arr, e);

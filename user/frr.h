@@ -30,7 +30,7 @@ struct xvip_frr_opts {
 /* What FRR does with a VIP, as read back at the last sync. */
 enum xvip_frr_vip {
 	XVIP_FRR_ABSENT = 0,		/* no network statement */
-	XVIP_FRR_CONFIGURED,		/* statement there, not announced (no route in the RIB?) */
+	XVIP_FRR_CONFIGURED,		/* statement there, not announced (not in the RIB?) */
 	XVIP_FRR_ANNOUNCED,		/* statement there and its path valid: announced */
 };
 

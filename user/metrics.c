@@ -196,7 +196,8 @@ int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *
 				label(f, state);
 				fprintf(f, "\"} %d\n", !strcmp(state, "Established"));
 			}
-		head(f, "xvip_frr_bfd_peer_up", "gauge", "Per BFD peer as FRR reports it: 1 while up.");
+		head(f, "xvip_frr_bfd_peer_up", "gauge",
+		     "Per BFD peer as FRR reports it: 1 while up.");
 		if (json_object_object_get_ex(st.frr_sessions, "bfd", &arr))
 			for (size_t i = 0; i < json_object_array_length(arr); i++) {
 				struct json_object *p = json_object_array_get_idx(arr, i), *x;

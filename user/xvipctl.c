@@ -547,8 +547,8 @@ static void print_vips(struct json_object *st)
 		size_t n = 0;
 
 		if (json_object_object_get_ex(o, "hold_down_left_s", &v))
-			n += (size_t)snprintf(detail + n, sizeof(detail) - n, "re-advertised in %.1f s ",
-					      json_object_get_double(v));
+			n += (size_t)snprintf(detail + n, sizeof(detail) - n,
+					      "re-advertised in %.1f s ", json_object_get_double(v));
 		if (json_object_object_get_ex(o, "drain_left_s", &v) && n < sizeof(detail))
 			n += (size_t)snprintf(detail + n, sizeof(detail) - n,
 					      "%lld port(s) draining, %.1f s left ",
@@ -556,9 +556,11 @@ static void print_vips(struct json_object *st)
 					      json_object_get_double(v));
 		if (js(o, "frr") && n < sizeof(detail))
 			snprintf(detail + n, sizeof(detail) - n, "frr: %s", js(o, "frr"));
-		printf("%-40s %-10s %-26s %s\n", js(o, "vip") ?: "?",
-		       json_object_object_get_ex(o, "advertised", &v) && json_object_get_boolean(v) ?
-		       "yes" : "no", js(o, "why") ?: "?", detail);
+		bool adv = json_object_object_get_ex(o, "advertised", &v) &&
+			   json_object_get_boolean(v);
+
+		printf("%-40s %-10s %-26s %s\n", js(o, "vip") ?: "?", adv ? "yes" : "no",
+		       js(o, "why") ?: "?", detail);
 	}
 }
 
@@ -593,9 +595,9 @@ static void print_frr(struct ctl *c)
 		struct json_object *p = json_object_array_get_idx(arr, i);
 
 		printf("%-16s %-16s %-10lld %-12s %10.1f %8lld %8lld\n", js(p, "neighbor") ?: "?",
-		       js(p, "hostname") ?: "", (long long)ji(p, "remote_as"), js(p, "state") ?: "?",
-		       (double)ji(p, "uptime_ms") / 1000, (long long)ji(p, "prefixes_received"),
-		       (long long)ji(p, "prefixes_sent"));
+		       js(p, "hostname") ?: "", (long long)ji(p, "remote_as"),
+		       js(p, "state") ?: "?", (double)ji(p, "uptime_ms") / 1000,
+		       (long long)ji(p, "prefixes_received"), (long long)ji(p, "prefixes_sent"));
 	}
 	printf("\n%-16s %-28s %-8s %10s %10s\n", "BFD INTERFACE", "PEER", "STATUS", "UP (s)",
 	       "DETECT ms");

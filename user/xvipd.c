@@ -102,7 +102,7 @@ struct daemon {
 	/* Fail closed, FRR through vtysh, drain and hold-down deadlines. */
 	struct xvip_frr *frr;		/* --frr vtysh */
 	int frr_ret;			/* last xvip_frr_sync: 0, -EAGAIN (pending), -errno */
-	const char *policy_reason;	/* the API's reason to withdraw every VIP (node drained) */
+	const char *policy_reason;	/* the API's reason to withdraw every VIP (drained node) */
 	bool dp_down;
 	char dp_why[256];
 	unsigned int health_ticks;
@@ -336,7 +336,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_u32(optarg, c == O_DRAIN ? &o->drain_s : &o->hold_down_s) ||
 			    (c == O_DRAIN ? o->drain_s : o->hold_down_s) > 86400) {
 				fprintf(stderr, "xvipd: --%s %s: want 0 to 86400 seconds\n",
-					c == O_DRAIN ? "drain-seconds" : "hold-down-seconds", optarg);
+					c == O_DRAIN ? "drain-seconds" : "hold-down-seconds",
+					optarg);
 				return -EINVAL;
 			}
 			break;
@@ -865,10 +866,10 @@ static void sync_source(struct daemon *d, bool force)
 
 static int run_loop(struct daemon *d)
 {
-	struct itimerspec hits = {
-		.it_interval = { .tv_sec = HEALTH_MS / 1000, .tv_nsec = HEALTH_MS % 1000 * 1000000L },
-		.it_value = { .tv_sec = HEALTH_MS / 1000, .tv_nsec = HEALTH_MS % 1000 * 1000000L },
+	const struct timespec every = {
+		.tv_sec = HEALTH_MS / 1000, .tv_nsec = HEALTH_MS % 1000 * 1000000L,
 	};
+	struct itimerspec hits = { .it_interval = every, .it_value = every };
 	struct pollfd pfd[8];
 	struct xvip_nl *links = NULL;
 	int sfd, ifd = -1, tfd, hfd, ret = 0;
