@@ -56,6 +56,7 @@ struct opts {
 	const char *kubeconfig;		/* NULL with no services file: in-cluster */
 	const char *metrics_addr;	/* NULL: no HTTP endpoint */
 	const char *state_file;
+	bool state_file_given;		/* --cleanup removes only a state file named to it */
 	bool withdraw_on_drain;
 	uint32_t watch_timeout;		/* seconds without a byte before a watch is resumed */
 	const char *pin_dir;
@@ -113,7 +114,7 @@ struct daemon {
 static const char usage_text[] =
 	"Usage: xvipd --iface IF [--iface IF...] --vip-cidr CIDR [--vip-cidr CIDR...]\n"
 	"             [--services-file PATH | --kubeconfig PATH] [options]\n"
-	"       xvipd --cleanup [--pin-dir DIR]\n"
+	"       xvipd --cleanup [--pin-dir DIR] [--state-file PATH]\n"
 	"\n"
 	"Load-balances Kubernetes Service VIPs with XDP on this node's uplinks and keeps\n"
 	"each VIP that has a ready local endpoint on lo, where FRR advertises it.\n"
@@ -279,6 +280,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return -EINVAL;
 			}
 			o->state_file = optarg;
+			o->state_file_given = true;
 			break;
 		case O_WITHDRAW:
 			if (!strcmp(optarg, "true")) {
@@ -1016,7 +1018,8 @@ static int do_cleanup(const struct opts *o)
 	}
 	log_info("cleanup: %d program attachments removed, pins under %s removed", ret,
 		 o->pin_dir);
-	unlink(o->state_file);
+	if (o->state_file_given)
+		unlink(o->state_file);
 	return 0;
 }
 
