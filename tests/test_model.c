@@ -683,6 +683,53 @@ out:
 	xvip_model_free(&m);
 }
 
+/*
+ * A Service claiming a pod's address (an endpoint on any node, host-network
+ * endpoints included) would take that pod's traffic over: refused with a
+ * warning, even inside a --vip-cidr; the Service's other VIPs stay.
+ */
+TEST(test_endpoint_address_refused_as_vip)
+{
+	static const char *const pods_too[] = { "198.18.20.0/23", "2001:db8::/32", NULL };
+	static const struct edit claims[] = {
+		{ "Service", "default", "lb", "/spec/externalIPs/0", "\"198.18.20.22\"" },
+		{ "Service", "default", "lb", "/spec/externalIPs/-", "\"2001:db8:20::62\"" },
+		{ "Service", "default", "lb", "/spec/externalIPs/-", "\"198.18.20.41\"" },
+	};
+	struct xvip_model m = { 0 };
+	struct log_capture lc;
+	struct opts_buf ob;
+	char err[512], *log;
+	int ret;
+
+	if (!opts_make(&ob, LOCAL_NODE, pods_too) || !log_capture_start(&lc))
+		goto out;
+	ret = load_edited("services.json", claims, 3, &ob.o, &m, err, sizeof(err));
+	log = log_capture_stop(&lc);
+	if (!ASSERT_OK(ret, err)) {
+		free(log);
+		goto out;
+	}
+	/* 198.18.20.22 is an endpoint of web on node2: not local, still a pod's address. */
+	expect_contains(log, "warn  Service default/lb: spec.externalIPs[0]: 198.18.20.22 is the "
+			"address of an endpoint, refused as a VIP", "remote endpoint");
+	expect_contains(log, "2001:db8:20::62 is the address of an endpoint", "IPv6 endpoint");
+	expect_contains(log, "198.18.20.41 is the address of an endpoint", "its own endpoint");
+	free(log);
+	expect_absent(&m, "198.18.20.22:80/tcp");
+	expect_absent(&m, "[2001:db8:20::62]:80/tcp");
+	expect_absent(&m, "198.18.20.41:80/tcp");
+	for (size_t i = 0; i < m.nsvcs; i++) {
+		char a[XVIP_ADDRSTRLEN];
+
+		xvip_addr_str(&m.svcs[i].vip, a, sizeof(a));
+		ASSERT_TRUE(strncmp(a, "198.18.20.", 10) && strncmp(a, "2001:db8:20:", 12), a);
+	}
+	expect_svc(&m, "198.18.21.20:80/tcp", "default/lb:http", "198.18.20.41:8080 ready");
+out:
+	xvip_model_free(&m);
+}
+
 static size_t count_prefix(const struct xvip_model *m, const char *prefix)
 {
 	size_t n = 0;
@@ -1300,6 +1347,7 @@ TEST(test_affinity_and_source_ranges)
 }
 
 TEST_MAIN(TEST_CASE(test_full_model), TEST_CASE(test_sorted), TEST_CASE(test_find),
+	  TEST_CASE(test_endpoint_address_refused_as_vip),
 	  TEST_CASE(test_named_target_port), TEST_CASE(test_numeric_target_port),
 	  TEST_CASE(test_slice_port_matching), TEST_CASE(test_several_slices),
 	  TEST_CASE(test_other_nodes_excluded), TEST_CASE(test_not_ready_and_terminating),

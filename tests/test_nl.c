@@ -327,6 +327,32 @@ TEST(lo_list_marked_only)
 	xvip_nl_close(nl);
 }
 
+/* The node's own addresses, on every interface, but never the VIPs xvipd added. */
+TEST(local_list_all_but_xvipd_vips)
+{
+	struct xvip_nl *nl = NULL;
+	struct list_res r = {};
+	struct xvip_addr a;
+
+	SETUP(nl);
+	a = A("198.18.21.1");
+	ASSERT_OK(xvip_nl_lo_add(nl, &a), "add VIP 198.18.21.1");
+	a = A("2001:db8:21::1");
+	ASSERT_OK(xvip_nl_lo_add(nl, &a), "add VIP 2001:db8:21::1");
+	ASSERT_OK(run("ip addr add 198.18.21.200/32 dev lo"), "operator's address on lo");
+	ASSERT_OK(run("ip link add xvnl0 type veth peer name xvnl1 && ip link set xvnl0 up && "
+		      "ip addr add 198.18.30.1/24 dev xvnl0 && "
+		      "ip addr add 2001:db8:30::1/64 dev xvnl0 nodad"), "an uplink's addresses");
+	ASSERT_OK(xvip_nl_local_list(nl, list_cb, &r), "list");
+	ASSERT_TRUE(list_has(&r, "198.18.30.1"), "uplink IPv4 listed");
+	ASSERT_TRUE(list_has(&r, "2001:db8:30::1"), "uplink IPv6 listed");
+	ASSERT_TRUE(list_has(&r, "198.18.21.200"), "operator's address on lo listed");
+	ASSERT_TRUE(list_has(&r, "127.0.0.1"), "127.0.0.1 listed");
+	ASSERT_TRUE(!list_has(&r, "198.18.21.1"), "xvipd's VIP not listed");
+	ASSERT_TRUE(!list_has(&r, "2001:db8:21::1"), "xvipd's IPv6 VIP not listed");
+	xvip_nl_close(nl);
+}
+
 TEST(lo_del)
 {
 	struct xvip_nl *nl = NULL;
@@ -483,6 +509,7 @@ TEST(route_oif_unreachable)
 }
 
 TEST_MAIN(TEST_CASE(lo_add_v4), TEST_CASE(lo_add_v6), TEST_CASE(lo_add_special_refused),
-	  TEST_CASE(lo_list_marked_only), TEST_CASE(lo_del), TEST_CASE(lo_del_unmarked_refused),
+	  TEST_CASE(lo_list_marked_only), TEST_CASE(local_list_all_but_xvipd_vips),
+	  TEST_CASE(lo_del), TEST_CASE(lo_del_unmarked_refused),
 	  TEST_CASE(lo_del_keeps_operator_prefix), TEST_CASE(route_oif),
 	  TEST_CASE(route_oif_unreachable))

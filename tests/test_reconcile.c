@@ -1231,6 +1231,56 @@ TEST(vip_value_names_the_fragment_services)
 	rc_stop(&rc);
 }
 
+/*
+ * Security: a VIP that is an address of this node (on any interface) that
+ * xvipd did not add is never programmed nor advertised, however the Service
+ * claims it; it is accepted once the node no longer has it. VIPs xvipd put
+ * on lo itself are not "addresses of this node" for this purpose.
+ */
+TEST(vip_that_is_a_node_address_is_refused)
+{
+	static const char *const NODE_ADDR = "198.18.21.77";
+	struct xvip_reconciler rc;
+	struct xvip_model m = {};
+
+	RC_START(rc, XVIP_MAGLEV_DEFAULT);
+	if (!ASSERT_OK(system("ip link add xvrt-node type veth peer name xvrt-peer && ip link set xvrt-node up && "
+			      "ip addr add 198.18.21.77/32 dev xvrt-node && "
+			      "ip addr add 2001:db8:21::77/128 dev xvrt-node nodad"),
+		       "a node address inside the VIP range")) {
+		xvip_rc_fini(&rc);
+		return;
+	}
+	m_svc(&m, VIP, 80, TCP, "default/web:http");
+	m_be(&m, POD1, 8080, READY);
+	m_svc(&m, NODE_ADDR, 22, TCP, "evil/ssh:ssh");
+	m_be(&m, POD2, 22, READY);
+	m_svc(&m, "2001:db8:21::77", 22, TCP, "evil/ssh6:ssh");
+	m_be(&m, "2001:db8:20::12", 22, READY);
+	ASSERT_OK(apply(&rc, &m), "apply");
+	ASSERT_TRUE(svc_id(VIP, 80, TCP), "the other VIP is programmed");
+	ASSERT_TRUE(on_lo(VIP), "the other VIP is on lo");
+	ASSERT_EQ(svc_id(NODE_ADDR, 22, TCP), 0, "node address not in xvip_svc");
+	ASSERT_EQ(vip_nports(NODE_ADDR), -1, "node address not in xvip_vip");
+	ASSERT_TRUE(!on_lo(NODE_ADDR), "node address not added to lo");
+	ASSERT_EQ(svc_id("2001:db8:21::77", 22, TCP), 0, "IPv6 node address not in xvip_svc");
+	ASSERT_EQ(rc.nrefused, 2, "two VIPs refused");
+	ASSERT_EQ(rc.model.nsvcs, 1, "the kept model has only the other VIP");
+	/* Applying again: VIP is on lo now, by xvipd's hand, and stays accepted. */
+	ASSERT_OK(xvip_rc_apply(&rc, &rc.model), "apply again");
+	ASSERT_TRUE(svc_id(VIP, 80, TCP) && on_lo(VIP), "xvipd's own VIP on lo is not refused");
+
+	ASSERT_OK(system("ip link del xvrt-node"), "the node gives the address up");
+	xvip_model_free(&m);
+	m_svc(&m, NODE_ADDR, 22, TCP, "evil/ssh:ssh");
+	m_be(&m, POD2, 22, READY);
+	ASSERT_OK(apply(&rc, &m), "apply");
+	ASSERT_TRUE(svc_id(NODE_ADDR, 22, TCP), "accepted once no longer the node's");
+	ASSERT_EQ(rc.nrefused, 0, "nothing refused");
+	rc_stop(&rc);
+	xvip_model_free(&m);
+}
+
 TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(apply_ipv6_service), TEST_CASE(serving_only_is_balanced_but_not_advertised),
 	  TEST_CASE(no_endpoints_keeps_key_without_table), TEST_CASE(backend_removal_swaps_table),
@@ -1243,4 +1293,4 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(no_nl_never_touches_lo),
 	  TEST_CASE(affinity_and_source_ranges_programmed_by_difference),
 	  TEST_CASE(vip_value_names_the_fragment_services),
-	  TEST_CASE(zz_teardown))
+	  TEST_CASE(vip_that_is_a_node_address_is_refused), TEST_CASE(zz_teardown))

@@ -72,12 +72,19 @@ struct cand {
 	size_t seq;		/* input order, the last tie-break so the sort is deterministic */
 };
 
+/* Every endpoint address in the input, on any node: none of them may be a VIP. */
+struct addr_set {
+	struct xvip_addr *a;	/* sorted and unique once the slices are read */
+	size_t n, cap;
+};
+
 struct xlate {
 	const struct xvip_model_opts *o;
 	char *err;
 	size_t errlen;
 	struct slice *slices;	/* sorted by (ns, svc) */
 	size_t nslices;
+	struct addr_set eps;
 	struct cand *cands;
 	size_t ncands;
 	size_t capcands;
@@ -368,7 +375,7 @@ static int ep_state(const struct obj *ob, struct json_object *ep, const char *pa
 }
 
 static int slice_endpoint(const struct obj *ob, struct slice *sl, struct json_object *ep,
-			  size_t i, const char *node, size_t *cap)
+			  size_t i, const char *node, size_t *cap, struct addr_set *all)
 {
 	struct json_object *addrs;
 	struct xvip_addr a, first = { { 0 } };
@@ -396,6 +403,10 @@ static int slice_endpoint(const struct obj *ob, struct slice *sl, struct json_ob
 				       sl->v4 ? "IPv4" : "IPv6");
 		if (!j)
 			first = a;
+		ret = grow((void **)&all->a, &all->cap, all->n, sizeof(*all->a));
+		if (ret)
+			return ret;
+		all->a[all->n++] = a;
 	}
 	ret = ep_state(ob, ep, path, &state) ?:
 	      get_str(ob, ep, path, "nodeName", false, &node_name);
@@ -499,7 +510,7 @@ static int slice_parse(struct xlate *x, struct json_object *j, size_t idx, struc
 	n = eps ? json_object_array_length(eps) : 0;
 	for (size_t i = 0; i < n; i++) {
 		ret = get_elem(&ob, eps, i, "endpoints", json_type_object, &ep) ?:
-		      slice_endpoint(&ob, sl, ep, i, x->o->node_name, &cap);
+		      slice_endpoint(&ob, sl, ep, i, x->o->node_name, &cap, &x->eps);
 		if (ret)
 			goto err;
 	}
@@ -618,6 +629,11 @@ err:
 	return ret;
 }
 
+static int addr_cmp_v(const void *a, const void *b)
+{
+	return xvip_addr_cmp(a, b);
+}
+
 static bool vip_in_cidrs(const struct xvip_model_opts *o, const struct xvip_addr *a)
 {
 	for (size_t i = 0; i < o->ncidrs; i++)
@@ -658,6 +674,15 @@ static int add_vip(const struct xlate *x, const struct obj *ob, struct json_obje
 	if (!vip_in_cidrs(x->o, &a)) {
 		xvip_log(skip_level(x), "Service %s/%s: %s: %s is outside every --vip-cidr, "
 			 "skipped", ob->ns, ob->name, path, buf);
+		return 0;
+	}
+	/*
+	 * A pod's (or a host-network endpoint's) own address: as a VIP it would
+	 * take that endpoint's traffic over on every node. Always a warning.
+	 */
+	if (x->eps.n && bsearch(&a, x->eps.a, x->eps.n, sizeof(a), addr_cmp_v)) {
+		log_warn("Service %s/%s: %s: %s is the address of an endpoint, refused as a VIP",
+			 ob->ns, ob->name, path, buf);
 		return 0;
 	}
 	/* externalIPs often repeat the load balancer's ingress IP. */
@@ -1082,6 +1107,15 @@ int xvip_model_from_objects(struct json_object *const *services, size_t nservice
 	}
 	if (x.nslices)
 		qsort(x.slices, x.nslices, sizeof(*x.slices), slice_cmp);
+	if (x.eps.n) {
+		size_t w = 1;
+
+		qsort(x.eps.a, x.eps.n, sizeof(*x.eps.a), addr_cmp_v);
+		for (size_t r = 1; r < x.eps.n; r++)
+			if (xvip_addr_cmp(&x.eps.a[r], &x.eps.a[w - 1]))
+				x.eps.a[w++] = x.eps.a[r];
+		x.eps.n = w;
+	}
 	for (size_t i = 0; i < nservices; i++) {
 		ret = svc_parse(&x, services[i], i);
 		if (ret)
@@ -1099,6 +1133,7 @@ out:
 	for (size_t i = 0; i < x.nslices; i++)
 		slice_free(&x.slices[i]);
 	free(x.slices);
+	free(x.eps.a);
 	return ret;
 }
 
@@ -1385,6 +1420,20 @@ void xvip_model_free(struct xvip_model *m)
 		svc_free(&m->svcs[i]);
 	free(m->svcs);
 	memset(m, 0, sizeof(*m));
+}
+
+void xvip_model_filter(struct xvip_model *m,
+		       bool (*keep)(const struct xvip_model_svc *s, void *ctx), void *ctx)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		if (keep(&m->svcs[i], ctx))
+			m->svcs[w++] = m->svcs[i];
+		else
+			svc_free(&m->svcs[i]);
+	}
+	m->nsvcs = w;
 }
 
 static void *memdup(const void *p, size_t len)

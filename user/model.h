@@ -60,7 +60,8 @@ struct xvip_model_opts {
  * into *out. On error returns -EINVAL (or -ENOMEM), leaves *out empty and
  * writes one message naming the offending object into err. Skipped objects
  * (headless, ExternalName, VIP outside --vip-cidr, FQDN slices, conflicts)
- * are logged as warnings, not errors.
+ * are logged as warnings, not errors. A VIP equal to any endpoint address in
+ * the input (on any node) is refused with a warning: it is a pod's address.
  */
 int xvip_model_from_json(const char *buf, size_t len, const struct xvip_model_opts *o,
 			 struct xvip_model *out, char *err, size_t errlen);
@@ -78,6 +79,9 @@ int xvip_model_from_objects(struct json_object *const *services, size_t nservice
 int xvip_model_from_file(const char *path, const struct xvip_model_opts *o,
 			 struct xvip_model *out, char *err, size_t errlen);
 void xvip_model_free(struct xvip_model *m);
+/* Drops, in place and in order, the entries for which keep() returns false. */
+void xvip_model_filter(struct xvip_model *m,
+		       bool (*keep)(const struct xvip_model_svc *s, void *ctx), void *ctx);
 /* Deep copy of src into *dst (the reconciler keeps the last model to re-apply it on timers). */
 int xvip_model_dup(struct xvip_model *dst, const struct xvip_model *src);
 /* Binary search by (vip, port, proto); NULL if absent. */

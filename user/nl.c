@@ -66,7 +66,7 @@ struct nl_ctx {
 	bool intr;		/* the dump was inconsistent (NLM_F_DUMP_INTR) */
 };
 
-/* One address on lo, as a dump reports it. */
+/* One address on lo (or any interface: addr_dump), as a dump reports it. */
 struct lo_entry {
 	struct xvip_addr addr;
 	unsigned char family;
@@ -76,7 +76,7 @@ struct lo_entry {
 };
 
 struct lo_dump {
-	unsigned int ifindex;
+	unsigned int ifindex;	/* 0: every interface */
 	struct lo_entry *v;
 	size_t n, cap;
 };
@@ -407,7 +407,7 @@ static int lo_addr_cb(const struct nlmsghdr *nlh, void *data)
 		return -EBADMSG;
 	ifa = mnl_nlmsg_get_payload(nlh);
 	/* Strict checking filters by ifindex, but older kernels send every address. */
-	if (ifa->ifa_index != d->ifindex)
+	if (d->ifindex && ifa->ifa_index != d->ifindex)
 		return 0;
 	if (ifa->ifa_family == AF_INET)
 		alen = 4;
@@ -439,16 +439,20 @@ static int lo_addr_cb(const struct nlmsghdr *nlh, void *data)
 	return lo_dump_push(d, &e);
 }
 
-/* All addresses on lo, from one consistent dump. The caller frees d->v. */
-static int lo_dump(struct xvip_nl *nl, struct lo_dump *d)
+/*
+ * All addresses on ifindex (0: on every interface), from one consistent
+ * dump. The caller frees d->v.
+ */
+static int addr_dump(struct xvip_nl *nl, unsigned int ifindex, struct lo_dump *d)
 {
+	const char *where = ifindex ? "on lo" : "of this node";
 	char req[NL_REQSZ];
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
 	int err = 0;
 
 	memset(d, 0, sizeof(*d));
-	d->ifindex = nl->lo_ifindex;
+	d->ifindex = ifindex;
 	for (int i = 0; i < NL_DUMP_TRIES; i++) {
 		memset(req, 0, sizeof(req));
 		nlh = mnl_nlmsg_put_header(req);
@@ -456,22 +460,27 @@ static int lo_dump(struct xvip_nl *nl, struct lo_dump *d)
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 		ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 		ifa->ifa_family = AF_UNSPEC;	/* both families in one dump */
-		ifa->ifa_index = nl->lo_ifindex;
+		ifa->ifa_index = ifindex;
 
 		d->n = 0;
 		err = nl_talk(nl, nlh, lo_addr_cb, d);
 		if (err != -EINTR)
 			break;
-		log_debug("netlink: dump addresses on lo: changed while dumping, retrying");
+		log_debug("netlink: dump addresses %s: changed while dumping, retrying", where);
 	}
 	if (err) {
-		log_err("netlink: dump addresses on lo: %s (%d)%s%s", strerror(-err), err,
+		log_err("netlink: dump addresses %s: %s (%d)%s%s", where, strerror(-err), err,
 			nl_errmsg_sep(nl), nl->errmsg);
 		free(d->v);
 		d->v = NULL;
 		d->n = 0;
 	}
 	return err;
+}
+
+static int lo_dump(struct xvip_nl *nl, struct lo_dump *d)
+{
+	return addr_dump(nl, nl->lo_ifindex, d);
 }
 
 /* Fills the ifaddrmsg and address attributes shared by RTM_NEWADDR and RTM_DELADDR. */
@@ -617,6 +626,22 @@ int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, vo
 		return err;
 	for (size_t i = 0; i < d.n; i++)
 		if (d.v[i].marked)
+			cb(&d.v[i].addr, ctx);
+	free(d.v);
+	return 0;
+}
+
+int xvip_nl_local_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
+		       void *ctx)
+{
+	struct lo_dump d;
+	int err;
+
+	err = addr_dump(nl, 0, &d);
+	if (err)
+		return err;
+	for (size_t i = 0; i < d.n; i++)
+		if (!d.v[i].marked)
 			cb(&d.v[i].addr, ctx);
 	free(d.v);
 	return 0;

@@ -37,6 +37,13 @@ int xvip_nl_fd(const struct xvip_nl *nl);
 /* Read every pending notification; returns how many there were, or -errno. */
 int xvip_nl_monitor_drain(struct xvip_nl *nl);
 
+/*
+ * Calls cb for each address of this network namespace, on any interface,
+ * that xvipd did not add: the node's own, an operator's, a CNI's. None of
+ * them may become a VIP.
+ */
+int xvip_nl_local_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
+		       void *ctx);
 /* ifindex of the output interface of the route to dst (RTM_GETROUTE), or -errno. */
 int xvip_nl_route_oif(struct xvip_nl *nl, const struct xvip_addr *dst);
 

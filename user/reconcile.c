@@ -678,6 +678,107 @@ uint64_t xvip_rc_next_deadline(const struct xvip_reconciler *rc)
 
 static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
 
+struct local_addrs {
+	struct xvip_addr *a;
+	size_t n, cap;
+	int err;
+};
+
+static void local_cb(const struct xvip_addr *a, void *ctx)
+{
+	struct local_addrs *l = ctx;
+
+	if (l->err)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		void *p = realloc(l->a, cap * sizeof(*l->a));
+
+		if (!p) {
+			l->err = -ENOMEM;
+			return;
+		}
+		l->a = p;
+		l->cap = cap;
+	}
+	l->a[l->n++] = *a;
+}
+
+static int addr_cmp_v(const void *a, const void *b)
+{
+	return xvip_addr_cmp(a, b);
+}
+
+struct refuse_ctx {
+	struct xvip_reconciler *rc;
+	struct local_addrs local;
+	struct xvip_addr *refused;	/* this apply's, sorted as found (the model is) */
+	size_t nrefused;
+};
+
+static bool not_local(const struct xvip_model_svc *s, void *ctx)
+{
+	struct refuse_ctx *r = ctx;
+	char a[XVIP_ADDRSTRLEN];
+
+	if (!r->local.n || !bsearch(&s->vip, r->local.a, r->local.n, sizeof(s->vip), addr_cmp_v))
+		return true;
+	if (!r->nrefused || xvip_addr_cmp(&r->refused[r->nrefused - 1], &s->vip)) {
+		if (!r->rc->nrefused || !bsearch(&s->vip, r->rc->refused, r->rc->nrefused,
+						 sizeof(s->vip), addr_cmp_v))
+			log_warn("%s: VIP %s is an address of this node that xvipd did not add: "
+				 "refused, never programmed nor advertised",
+				 s->name, xvip_addr_str(&s->vip, a, sizeof(a)));
+		r->refused[r->nrefused++] = s->vip;
+	}
+	return false;
+}
+
+/*
+ * Drops from m (the reconciler's own copy) every entry whose VIP is an
+ * address of this node xvipd did not add. Without a netlink socket (--frr
+ * off) one is opened for the query. If the addresses cannot be read, m is
+ * applied as it is, with an error: withdrawing everything on a netlink hiccup
+ * would be the bigger harm.
+ */
+static void refuse_local_vips(struct xvip_reconciler *rc, struct xvip_model *m)
+{
+	struct refuse_ctx r = { .rc = rc };
+	struct xvip_nl *nl = rc->nl;
+	char a[XVIP_ADDRSTRLEN];
+	int ret = 0;
+
+	if (!nl)
+		ret = xvip_nl_open(&nl);
+	if (!ret)
+		ret = xvip_nl_local_list(nl, local_cb, &r.local) ?: r.local.err;
+	if (nl && nl != rc->nl)
+		xvip_nl_close(nl);
+	if (ret) {
+		log_err("read this node's addresses: %s (%d); VIPs not checked against them",
+			strerror(-ret), ret);
+		free(r.local.a);
+		return;
+	}
+	if (r.local.n)
+		qsort(r.local.a, r.local.n, sizeof(*r.local.a), addr_cmp_v);
+	r.refused = calloc(m->nsvcs + 1, sizeof(*r.refused));
+	if (!r.refused) {
+		free(r.local.a);
+		return;
+	}
+	xvip_model_filter(m, not_local, &r);
+	for (size_t i = 0; i < rc->nrefused; i++)
+		if (!r.nrefused || !bsearch(&rc->refused[i], r.refused, r.nrefused,
+					    sizeof(*r.refused), addr_cmp_v))
+			log_info("VIP %s is no longer an address of this node: accepted again",
+				 xvip_addr_str(&rc->refused[i], a, sizeof(a)));
+	free(rc->refused);
+	rc->refused = r.refused;
+	rc->nrefused = r.nrefused;
+	free(r.local.a);
+}
+
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 {
 	struct xvip_model copy;
@@ -690,6 +791,7 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 		xvip_model_free(&rc->model);
 		rc->model = copy;
 	}
+	refuse_local_vips(rc, &rc->model);
 	return rc_apply(rc, &rc->model);
 }
 
@@ -1121,6 +1223,9 @@ void xvip_rc_fini(struct xvip_reconciler *rc)
 		svc_free(&rc->svcs[i]);
 	free(rc->svcs);
 	free(rc->vips);
+	free(rc->refused);
+	rc->refused = NULL;
+	rc->nrefused = 0;
 	xvip_model_free(&rc->model);
 	pool_fini(&rc->svc_ids);
 	pool_fini(&rc->be_ids);

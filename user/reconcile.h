@@ -119,6 +119,12 @@ struct xvip_reconciler {
 	struct xvip_id_pool svc_ids, be_ids;
 	struct xvip_rc_stats last;
 	bool synced;			/* one full apply succeeded */
+	/*
+	 * VIPs refused at the last apply: addresses of this node that xvipd did
+	 * not put on lo (see xvip_rc_apply). Sorted; kept to warn once per VIP.
+	 */
+	struct xvip_addr *refused;
+	size_t nrefused;
 };
 
 int xvip_rc_init(struct xvip_reconciler *rc, struct xvip_maps *maps, struct xvip_nl *nl,
@@ -131,7 +137,10 @@ void xvip_rc_fini(struct xvip_reconciler *rc);
 int xvip_rc_adopt(struct xvip_reconciler *rc);
 /*
  * Make the maps and lo match m (copied: the reconciler keeps it). Returns 0, or
- * the number of entries that failed (> 0).
+ * the number of entries that failed (> 0). A VIP that is an address of this
+ * node (on any interface) that xvipd did not add itself is refused first,
+ * with a warning: XDP would take over traffic to the node, lo would announce
+ * it. The copy kept is the model without them.
  */
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
 /*
