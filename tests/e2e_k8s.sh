@@ -411,20 +411,26 @@ test_stall_resumes() {
 	apply web
 }
 
-test_429_and_500_backoff() {
-	local t s
+test_403_429_500_backoff() {
+	local t s f
 	ctl POST /fail '{"status": 429, "count": 2, "retry_after": 1, "resource": "services"}' >/dev/null
 	ctl POST /fail '{"status": 500, "count": 3, "resource": "endpointslices"}' >/dev/null
+	ctl POST /fail '{"status": 403, "count": 2, "resource": "nodes"}' >/dev/null
 	ctl POST /fault '{"resource": "services", "fault": "close"}' >/dev/null
 	ctl POST /fault '{"resource": "endpointslices", "fault": "close"}' >/dev/null
+	ctl POST /fault '{"resource": "nodes", "fault": "close"}' >/dev/null
 	ctl POST /delete '{"kind": "Service", "namespace": "default", "name": "api"}' >/dev/null
 	lab_wait "vip_off $VIP2" 150
 	t=$(metric 'xvip_api_errors_total{cause="throttled"}')
 	s=$(metric 'xvip_api_errors_total{cause="server_error"}')
 	check "429s counted ($t)" test "${t:-0}" -eq 2
 	check "500s counted ($s)" test "${s:-0}" -eq 3
+	lab_wait "[ \"\$(metric 'xvip_api_errors_total{cause=\"forbidden\"}')\" -ge 2 ] 2>/dev/null" 50
+	f=$(metric 'xvip_api_errors_total{cause="forbidden"}')
+	check "403s counted ($f)" test "${f:-0}" -eq 2
 	check "429 logged once" test "$(log_count 'HTTP 429')" -eq 1
 	check "500 logged once" test "$(log_count 'HTTP 500')" -eq 1
+	check "403 logged once" test "$(log_count 'nodes: watch: HTTP 403')" -eq 1
 	check "recovered: the deletion made during the errors applied" vip_off "$VIP2"
 	check "Retry-After honoured: 2 requests at least 1 s apart" python3 -c '
 import json, sys, urllib.request
@@ -535,6 +541,6 @@ e2e_run "$skip" test_wrong_ca_refused test_readyz_503_until_first_sync \
 	test_burst_debounced_into_one_apply test_bookmark_advances_resource_version \
 	test_410_relists_without_flush \
 	test_401_logged_once_then_recovers test_cut_stream_resumes test_stall_resumes \
-	test_429_and_500_backoff test_node_drain_withdraws_and_clears test_metrics_and_status \
+	test_403_429_500_backoff test_node_drain_withdraws_and_clears test_metrics_and_status \
 	test_sigterm_keeps_state test_restart_with_kubeconfig_client_cert
 if [ -n "${E2E_KEEP_LOGS:-}" ]; then cp -r "$LAB_DIR" "$E2E_KEEP_LOGS"; fi
