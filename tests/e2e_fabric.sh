@@ -213,6 +213,21 @@ sys.exit(0 if p.get('n2p1', 0) + p.get('n2p2', 0) > 500 else 1)"
 	heal_and_wait 2:1
 }
 
+links_down_node3() { fab_exec node3 ip link set eno5 down; fab_exec node3 ip link set eno7 down; }
+
+# The plain case: the node's links lose carrier, the leaves see it at once.
+test_node_links_down_loss_window() {
+	probe_with linkdown links_down_node3
+	check_probe linkdown "node3's links go down (carrier lost)"
+	check "leaves dropped node3 from $WEB" leaves_are "$WEB" "node1 node2"
+	check "... and $JOBS is gone from the fabric" test "$(leaf_nodes leaf1 "$JOBS")" = ""
+	fab_exec node3 ip link set eno5 up
+	fab_exec node3 ip link set eno7 up
+	wait_leaves "$WEB" "node1 node2 node3" 200
+	fab_wait fab_converged 150
+	check "links up: node3 back on both leaves" leaves_are "$WEB" "node1 node2 node3"
+}
+
 # Drain: node1's only api endpoint turns terminating, then goes. The fabric
 # withdraws node1's path at the first step; a client connection that still
 # reaches node1 (pinned there by policy routes, as during a fabric's convergence)
@@ -415,6 +430,31 @@ sys.exit(0 if bgp == {"eno5": "Established", "eno7": "Established"} and bfd == {
 	check "/metrics: BFD peers from FRR" grep -q "^xvip_frr_bfd_peer_up{interface=\"eno7\",peer=\"fe80::.*\"} 1$" <<<"$out"
 }
 
+# Last: xvipd stopped on node3 (VIPs stay), then --cleanup withdraws them and removes its
+# network statements, and nothing else.
+test_cleanup_withdraws_and_removes_statements() {
+	local pid conf
+	pid=$(cat "$FAB_DIR/xvipd-node3.pid")
+	kill -TERM "$pid"
+	fab_wait "! kill -0 $pid" 50
+	check "SIGTERM: xvipd gone, node3 still announces $JOBS" leaves_are "$JOBS" node3
+	fab_nsenter node3 "$ROOT/build/xvipd" --cleanup --pin-dir "$FAB_PIN/node3" --frr vtysh \
+		--frr-vty-socket "$(fab_frr_dir node3)" --vip-cidr "$FAB_VIP_CIDR" \
+		--state-file "$FAB_DIR/status-node3.json" >"$FAB_DIR/cleanup-node3.log" 2>&1
+	fab_wait "[ -z \"\$(leaf_nodes leaf1 $JOBS)\" ]" 50
+	conf=$(fab_vtysh node3 -c 'show running-config bgpd')
+	check "cleanup: $JOBS gone from the fabric" test "$(leaf_nodes leaf1 "$JOBS")" = ""
+	check "cleanup: $WEB via node1 and node2 only" leaves_are "$WEB" "node1 node2"
+	check "cleanup: no network statement in the VIP range left on node3" \
+		not grep -q "network 198.18.21." <<<"$conf"
+	check "cleanup: the node loopback's statement kept" grep -q "network 198.18.19.13/32" <<<"$conf"
+	check "cleanup: no xvipd address on node3's lo" not xvip_addrs_on_lo 3
+	check "cleanup: XDP detached from eno5 and eno7" bash -c \
+		"! ip netns exec $(fab_ns node3) ip -d link show eno5 | grep -q xvip_xdp &&
+		 ! ip netns exec $(fab_ns node3) ip -d link show eno7 | grep -q xvip_xdp"
+	check "cleanup: pins removed" test ! -e "$FAB_PIN/node3/xvip_svc"
+}
+
 trap fab_down EXIT
 fab_reap_stale xvfab
 skip=$(e2e_skip_reason)
@@ -438,8 +478,9 @@ if [ -z "$skip" ]; then
 fi
 e2e_run "$skip" test_bgp_and_bfd_up_everywhere test_vip_advertised_by_exactly_ready_nodes \
 	test_requests_spread_over_nodes_and_pods test_last_endpoint_removed_withdraws_that_path_only \
-	test_node_failure_loss_window test_uplink_failure_loss_window \
+	test_node_failure_loss_window test_uplink_failure_loss_window test_node_links_down_loss_window \
 	test_drain_keeps_established_tcp test_hold_down_stops_flapping \
 	test_bgpd_restart_vips_come_back test_fail_closed_when_xdp_replaced \
-	test_fail_closed_when_pins_removed test_status_shows_vips_and_sessions
+	test_fail_closed_when_pins_removed test_status_shows_vips_and_sessions \
+	test_cleanup_withdraws_and_removes_statements
 if [ -n "${E2E_KEEP_LOGS:-}" ]; then cp -r "$FAB_DIR" "$E2E_KEEP_LOGS"; fi
