@@ -265,26 +265,52 @@ static uint32_t map_id(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
-/* Is our program (id) what runs on ifindex, alone or as one of a dispatcher's? */
+/*
+ * What xvipd attached on each uplink: its program, or the libxdp dispatcher
+ * that runs it. Recorded at attach time because the health check runs after
+ * xvipd dropped the capabilities that looking into a dispatcher needs.
+ */
+#define XDP_ATTACHED_MAX	16
+static struct {
+	int ifindex;
+	uint32_t id;
+} xdp_attached[XDP_ATTACHED_MAX];
+
+static void xdp_remember(int ifindex)
+{
+	uint32_t id = 0;
+	size_t i, free_slot = XDP_ATTACHED_MAX;
+
+	if (bpf_xdp_query_id(ifindex, 0, &id) || !id)
+		return;
+	for (i = 0; i < XDP_ATTACHED_MAX; i++) {
+		if (xdp_attached[i].ifindex == ifindex)
+			break;
+		if (!xdp_attached[i].ifindex && free_slot == XDP_ATTACHED_MAX)
+			free_slot = i;
+	}
+	if (i == XDP_ATTACHED_MAX)
+		i = free_slot;
+	if (i < XDP_ATTACHED_MAX) {
+		xdp_attached[i].ifindex = ifindex;
+		xdp_attached[i].id = id;
+	}
+}
+
+/* 1: ours runs on ifindex (alone or in our dispatcher), 0: nothing, -1: another program. */
 static int xdp_state(int ifindex, uint32_t ours, uint32_t *attached)
 {
-	struct xdp_multiprog *mp;
-	struct xdp_program *p;
-	bool found = false;
-
 	*attached = 0;
 	if (bpf_xdp_query_id(ifindex, 0, attached))
 		return -errno;
-	if (!*attached || *attached == ours)
-		return *attached ? 1 : 0;
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
-	if (libxdp_get_error(mp) || !mp)
-		return -1;
-	for (p = xdp_multiprog__next_prog(NULL, mp); p && !found;
-	     p = xdp_multiprog__next_prog(p, mp))
-		found = xdp_program__id(p) == ours;
-	xdp_multiprog__close(mp);
-	return found ? 1 : -1;
+	if (!*attached)
+		return 0;
+	if (*attached == ours)
+		return 1;
+	for (size_t i = 0; i < XDP_ATTACHED_MAX; i++)
+		if (xdp_attached[i].ifindex == ifindex && xdp_attached[i].id == *attached)
+			return 1;
+	return -1;
 }
 
 int xvip_dp_check(struct xvip_dp *dp, const char *const *uplinks, size_t n, char *why,
@@ -295,7 +321,7 @@ int xvip_dp_check(struct xvip_dp *dp, const char *const *uplinks, size_t n, char
 
 	for (size_t i = 0; i < n; i++) {
 		int ifindex = (int)if_nametoindex(uplinks[i]), st;
-		char name[64] = "?";
+		char name[64];
 
 		if (!ifindex) {
 			snprintf(why, whylen, "uplink %s is gone", uplinks[i]);
@@ -308,9 +334,13 @@ int xvip_dp_check(struct xvip_dp *dp, const char *const *uplinks, size_t n, char
 			snprintf(why, whylen, "xdp detached from %s", uplinks[i]);
 			return -ENOENT;
 		}
-		prog_name_by_id(attached, name, sizeof(name));
-		snprintf(why, whylen, "another xdp program (%s, id %u) replaced xvipd's on %s",
-			 name, attached, uplinks[i]);
+		/* The name needs CAP_SYS_ADMIN, which xvipd may have dropped. */
+		if (prog_name_by_id(attached, name + 2, sizeof(name) - 2))
+			name[0] = '\0';
+		else
+			memcpy(name, ", ", 2);
+		snprintf(why, whylen, "another xdp program (id %u%s) replaced xvipd's on %s",
+			 attached, name, uplinks[i]);
 		return -EBUSY;
 	}
 	bpf_object__for_each_map(map, dp->xdp->obj) {
@@ -441,10 +471,12 @@ int xvip_dp_attach_xdp(struct xvip_dp *dp, int ifindex)
 	} else {
 		ret = attach_xdp_mode(dp, ifindex, dp->mode);
 	}
-	if (ret)
+	if (ret) {
 		log_err("attach xdp on %s: %s (%d)", ifname, strerror(-ret), ret);
-	else
+	} else {
+		xdp_remember(ifindex);
 		log_info("xdp attached on %s", ifname);
+	}
 	return ret;
 }
 
