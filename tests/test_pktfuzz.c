@@ -1042,7 +1042,8 @@ static int check_all_counters(char *msg, size_t len)
 	for (uint32_t i = 0; i < RM_IDS; i++) {
 		if (counter(dp.maps.svc_stats, i, NULL) != model.svc_stats[i].packets ||
 		    counter(dp.maps.be_stats, i, NULL) != model.be_stats[i].packets) {
-			snprintf(msg, len, "service or backend counter %u differs from the model", i);
+			snprintf(msg, len, "service or backend counter %u differs from the model",
+				 i);
 			return -1;
 		}
 	}

@@ -364,6 +364,34 @@ int xvip_dp_check(struct xvip_dp *dp, const char *const *uplinks, size_t n, char
 	return 0;
 }
 
+/*
+ * Re-attach on an uplink where nothing is attached any more (a repair):
+ * straight through the kernel, not libxdp. With no other program there is
+ * no dispatcher to share, and libxdp's path needs what xvipd gave up after
+ * start-up (program BTF by id: CAP_SYS_ADMIN; its dispatcher: CAP_PERFMON),
+ * and libxdp 1.3 crashes when those fail. Only CAP_NET_ADMIN is needed here.
+ */
+static int reattach_xdp(struct xvip_dp *dp, int ifindex)
+{
+	int fd = bpf_program__fd(dp->xdp->progs.xvip_xdp), ret;
+	char ifname[IF_NAMESIZE] = "?";
+	uint32_t flags = XDP_FLAGS_UPDATE_IF_NOEXIST;
+
+	if_indextoname((unsigned int)ifindex, ifname);
+	ret = bpf_xdp_attach(ifindex, fd, flags | (dp->mode == XVIP_XDP_GENERIC ?
+						   XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE), NULL);
+	if (ret && ret != -EBUSY && ret != -EEXIST && dp->mode == XVIP_XDP_AUTO) {
+		log_warn("re-attach xdp on %s in native mode: %s (%d); trying generic", ifname,
+			 strerror(-ret), ret);
+		ret = bpf_xdp_attach(ifindex, fd, flags | XDP_FLAGS_SKB_MODE, NULL);
+	}
+	if (ret)
+		log_err("re-attach xdp on %s: %s (%d)", ifname, strerror(-ret), ret);
+	else
+		log_info("xdp re-attached on %s", ifname);
+	return ret;
+}
+
 int xvip_dp_repair(struct xvip_dp *dp, const char *const *uplinks, size_t n)
 {
 	uint32_t ours = prog_id(bpf_program__fd(dp->xdp->progs.xvip_xdp)), attached;
@@ -379,7 +407,7 @@ int xvip_dp_repair(struct xvip_dp *dp, const char *const *uplinks, size_t n)
 		}
 		r = xdp_state(ifindex, ours, &attached);
 		if (r == 0)
-			r = xvip_dp_attach_xdp(dp, ifindex);
+			r = reattach_xdp(dp, ifindex);
 		else if (r < 0)
 			r = -EBUSY;	/* someone else's program: not ours to replace */
 		else

@@ -18,11 +18,14 @@
 #include <unistd.h>
 #include <libgen.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <json-c/json.h>
+#include <linux/capability.h>
 
 #include "addr.h"
+#include "caps.h"
 #include "frr.h"
 #include "kube.h"
 #include "kubecfg.h"
@@ -1023,6 +1026,41 @@ static int do_cleanup(const struct opts *o)
 	return 0;
 }
 
+/*
+ * Least privilege: everything that needed more is loaded, pinned, attached
+ * and bound by now. The steady state still updates maps and creates each new
+ * Maglev table's inner map (CAP_BPF; CAP_SYS_ADMIN on kernels without it),
+ * puts VIPs on lo, attaches tc to new pod interfaces and XDP again after a
+ * repair (CAP_NET_ADMIN; the re-attach goes straight to the kernel, see
+ * loader.c). Unless --frr off, vtysh reaches FRR's sockets, which belong to
+ * the frr user (CAP_DAC_OVERRIDE): the network statements in vtysh mode, the
+ * BGP and BFD session states for status and /metrics in every mode (read
+ * every 5 s, see poll_sessions). Failing to drop is fatal: running with
+ * more than it says would be a silent regression.
+ */
+static int drop_caps(const struct opts *o)
+{
+	int keep[3], n = 0, bounding_kept, ret;
+	uint64_t eff = 0;
+	char buf[256];
+
+	keep[n++] = CAP_NET_ADMIN;
+	/* Before 5.8 there is no CAP_BPF and bpf() wants CAP_SYS_ADMIN. */
+	keep[n++] = prctl(PR_CAPBSET_READ, CAP_BPF, 0, 0, 0) >= 0 ? CAP_BPF : CAP_SYS_ADMIN;
+	if (o->frr != FRR_OFF)
+		keep[n++] = CAP_DAC_OVERRIDE;
+	ret = xvip_caps_drop(keep, (size_t)n, &bounding_kept);
+	if (ret) {
+		log_err("drop capabilities: %s (%d)", strerror(-ret), ret);
+		return ret;
+	}
+	xvip_caps_effective(&eff);
+	log_info("capabilities: kept %s; every other dropped%s", xvip_caps_str(eff, buf, sizeof(buf)),
+		 bounding_kept ? " (bounding set left as it was: no CAP_SETPCAP)"
+			       : ", from the bounding set too; no_new_privs set");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct xvip_dp_opts dpo = {};
@@ -1129,6 +1167,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	ret = drop_caps(&d.o);
+	if (ret)
+		goto out;
 	log_info("xvipd running: node %s, %zu uplinks, pins in %s%s", d.o.node_name,
 		 d.o.nifaces, d.o.pin_dir, d.dp.adopted ? " (adopted)" : "");
 	ret = run_loop(&d);
