@@ -3,7 +3,8 @@
  * FRR through vtysh (--frr vtysh): xvipd keeps one `network VIP/32` (or /128)
  * statement under the node's `router bgp` for each VIP it advertises, adding
  * and removing them one by one -- never a configuration reload -- and reads
- * FRR's BGP table back as JSON to confirm. Statements bgpd lost (a restart
+ * FRR's BGP table back as JSON to confirm (the locally originated routes only:
+ * `show bgp ipv4 unicast regexp ^$ json`). Statements bgpd lost (a restart
  * from a frr.conf without them) are noticed on the next poll and re-added.
  * Only statements inside the VIP CIDRs are ever touched.
  *
