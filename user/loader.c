@@ -531,6 +531,25 @@ int xvip_dp_attach_tc(struct xvip_dp *dp, int ifindex)
 	return ret;
 }
 
+/*
+ * Is this process's tc program the one attached on ifindex? Compared by
+ * program id, which needs no capability beyond what xvipd keeps (asking
+ * the kernel for another program's name needs CAP_SYS_ADMIN).
+ */
+bool xvip_dp_tc_is_ours(const struct xvip_dp *dp, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, to, .handle = XVIP_TC_HANDLE, .priority = XVIP_TC_PRIO);
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_tc_query(&hook, &to))
+		return false;
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(dp->tc->progs.xvip_tc_pod), &info, &len))
+		return false;
+	return to.prog_id == info.id;
+}
+
 bool xvip_dp_tc_attached(int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);

@@ -47,8 +47,10 @@ void xvip_dp_close(struct xvip_dp *dp);	/* leaves programs attached and pins in 
 int xvip_dp_attach_xdp(struct xvip_dp *dp, int ifindex);
 /* tc ingress filter on a pod-facing interface; replaces ours in place. */
 int xvip_dp_attach_tc(struct xvip_dp *dp, int ifindex);
-/* True when ifindex has xvip's tc filter attached. */
+/* True when ifindex has xvip's tc filter attached (by name: needs CAP_SYS_ADMIN). */
 bool xvip_dp_tc_attached(int ifindex);
+/* True when ifindex has this process's tc program attached (by id: no extra capability). */
+bool xvip_dp_tc_is_ours(const struct xvip_dp *dp, int ifindex);
 
 /*
  * Node-to-VIP: attach the socket hooks (connect, sendmsg, recvmsg,

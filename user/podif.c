@@ -27,7 +27,7 @@ int xvip_podif_sync(struct xvip_dp *dp, const int *uplinks, size_t nuplinks)
 
 		if (!strcmp(i->if_name, "lo") || is_uplink(ifindex, uplinks, nuplinks))
 			continue;
-		if (xvip_dp_tc_attached(ifindex))
+		if (xvip_dp_tc_is_ours(dp, ifindex))
 			continue;
 		/* Interfaces come and go with pods: a failure here is retried next time. */
 		if (!xvip_dp_attach_tc(dp, ifindex))

@@ -90,8 +90,6 @@ struct daemon {
 	bool retry;		/* last apply incomplete: try again on the timer */
 	struct ep_cache_entry *epc;
 	size_t nepc, capepc;
-	int *tc_ifs;		/* interfaces this process attached tc to */
-	size_t ntc_ifs;
 	/* The API source (without --services-file) and what xvipd reports about itself. */
 	struct xvip_kubecfg kcfg;
 	struct xvip_kube *kube;
@@ -415,26 +413,12 @@ static bool is_uplink(const struct daemon *d, int ifindex)
 	return false;
 }
 
+/* The endpoint's interface carries this process's tc program (podif attaches it everywhere). */
 static int ensure_tc(struct daemon *d, int ifindex)
 {
-	void *p;
-	int ret;
-
-	for (size_t i = 0; i < d->ntc_ifs; i++)
-		if (d->tc_ifs[i] == ifindex && xvip_dp_tc_attached(ifindex))
-			return 0;
-	ret = xvip_dp_attach_tc(&d->dp, ifindex);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < d->ntc_ifs; i++)
-		if (d->tc_ifs[i] == ifindex)
-			return 0;
-	p = realloc(d->tc_ifs, (d->ntc_ifs + 1) * sizeof(*d->tc_ifs));
-	if (!p)
-		return -ENOMEM;
-	d->tc_ifs = p;
-	d->tc_ifs[d->ntc_ifs++] = ifindex;
-	return 0;
+	if (xvip_dp_tc_is_ours(&d->dp, ifindex))
+		return 0;
+	return xvip_dp_attach_tc(&d->dp, ifindex);
 }
 
 static bool ep_usable(void *ctx, const struct xvip_addr *addr)
@@ -1186,6 +1170,5 @@ out:
 		xvip_nl_close(d.nl);
 	xvip_dp_close(&d.dp);
 	free(d.epc);
-	free(d.tc_ifs);
 	return ret ? 1 : 0;
 }
