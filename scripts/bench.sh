@@ -8,8 +8,8 @@
 #   veth  Mpps through veth on one core: xvip vs kube-proxy-style nftables (tests/bench_veth)
 #   cp    the control plane: full sync, change latency, memory, Maglev (tests/bench_cp)
 #
-# Traffic stays in namespaces named xvbench-*, which each benchmark removes
-# on exit (and this script removes if a killed run left them).
+# Traffic stays in namespaces named xvbench-<kind><PID>-*, which each
+# benchmark removes on exit (and this script removes if a killed run left them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/bench
@@ -30,15 +30,23 @@ done
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 RAW=$(mktemp -d /tmp/xvbench-raw.XXXXXX)
+# What killed runs left: namespaces and pins carry their run's pid
+# (xvbench-veth<PID>-*, xvbench-cp<PID>-*, ...); a live run's are left alone.
 leftovers() {
-	local n
-	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^xvbench-' || true); do
+	local n p
+	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^xvbench-[a-z]+[0-9]+-' || true); do
+		p=$(sed -E 's/^xvbench-[a-z]+([0-9]+)-.*/\1/' <<<"$n")
+		kill -0 "$p" 2>/dev/null && continue
 		ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$n" 2>/dev/null || true
 	done
-	rm -rf /sys/fs/bpf/xvbench-* 2>/dev/null || true
+	for n in /sys/fs/bpf/xvbench-*; do
+		[ -e "$n" ] || continue
+		p=$(sed -E 's/.*[^0-9]([0-9]+)$/\1/' <<<"$n")
+		kill -0 "$p" 2>/dev/null || rm -rf "$n" 2>/dev/null || true
+	done
 }
-cleanup() { leftovers; rm -rf "$RAW"; }
+cleanup() { rm -rf "$RAW"; }
 trap cleanup EXIT
 leftovers
 
@@ -67,21 +75,31 @@ json.dump(m, open(sys.argv[1], "w"), indent=2)
 EOF
 
 args=(--out "$OUT" --machine "$RAW/machine.json")
+failed=()
+# run NAME CMD...: a benchmark that fails is reported, and the others still run.
+run() {
+	local name=$1; shift
+	if ! "$@"; then
+		echo "bench: $name failed (exit $?); its results are partial or missing" >&2
+		failed+=("$name")
+	fi
+}
 if [[ ",$ONLY," == *,dp,* ]]; then
 	echo "bench: per-packet cost (tests/bench_dp)" >&2
-	"$ROOT/build/tests/bench_dp" "${SMOKE[@]}" --out "$RAW/dp.json"
+	run bench_dp "$ROOT/build/tests/bench_dp" "${SMOKE[@]}" --out "$RAW/dp.json"
 	args+=(--dp "$RAW/dp.json")
 fi
 if [[ ",$ONLY," == *,veth,* ]]; then
 	echo "bench: throughput through veth (tests/bench_veth)" >&2
-	"$ROOT/build/tests/bench_veth" "${SMOKE[@]}" --root "$ROOT" --out "$RAW/veth.json"
+	run bench_veth "$ROOT/build/tests/bench_veth" "${SMOKE[@]}" --root "$ROOT" --out "$RAW/veth.json"
 	args+=(--veth "$RAW/veth.json")
 fi
 if [[ ",$ONLY," == *,cp,* ]]; then
 	echo "bench: control plane (tests/bench_cp)" >&2
 	api=()
 	[ -f "$ROOT/tests/k8s_standin.py" ] && api=(--api)
-	"$ROOT/build/tests/bench_cp" "${SMOKE[@]}" "${api[@]}" --root "$ROOT" --out "$RAW/cp.json"
+	run bench_cp "$ROOT/build/tests/bench_cp" "${SMOKE[@]}" "${api[@]}" --root "$ROOT" \
+		--out "$RAW/cp.json"
 	args+=(--cp "$RAW/cp.json")
 fi
 python3 - "$RAW/machine.json" <<'EOF'
@@ -91,4 +109,8 @@ m["loadavg_after"] = " ".join(open("/proc/loadavg").read().split()[0:3])
 json.dump(m, open(sys.argv[1], "w"), indent=2)
 EOF
 python3 "$ROOT/scripts/bench_report.py" "${args[@]}" "${PLOT[@]}"
-echo "bench: results in $OUT/results.json, $OUT/results.md${PLOT[*]:+}$([ ${#PLOT[@]} -eq 0 ] && echo ", $OUT/results.png")" >&2
+echo "bench: results in $OUT/results.json, $OUT/results.md$([ ${#PLOT[@]} -eq 0 ] && echo ", $OUT/results.png")" >&2
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "bench: failed: ${failed[*]}" >&2
+	exit 1
+fi

@@ -142,7 +142,7 @@ def markdown(res):
                      "| LRU insert | LRU insert, full map | per-CPU LRU insert | per-CPU LRU insert, full "
                      "| hash insert |")
             L.append("|" + "---:|" * 10)
-            L.append("| " + " | ".join("%.0f" % parts[k] for k in (
+            L.append("| " + " | ".join("%.0f" % max(parts[k], 0) for k in (
                 "ktime_get_ns", "ktime_get_coarse_ns", "jiffies64", "flow_hash", "lru_lookup_hit",
                 "lru_insert_empty", "lru_insert_full", "lru_pcpu_insert_empty",
                 "lru_pcpu_insert_full", "hash_insert_empty")) + " |")
@@ -189,6 +189,10 @@ def markdown(res):
                 if ch.get(k, {}).get("n"):
                     L.append("| file, %s: %s, p50 / p99 (n=%d) | %.1f / %.1f ms |" % (
                         label, what, ch[k]["n"], ch[k]["p50_ms"], ch[k]["p99_ms"]))
+        sw = cp.get("table_swap")
+        if sw:
+            L.append("| one Maglev table swap into the outer map (kernel waits an RCU grace period) | %.2f ms |" % sw["one_update_ms"])
+            L.append("| %d table swaps in one batch update | %.1f ms |" % (sw["batch_updates"], sw["batch_ms"]))
         api = cp.get("api", {})
         if api.get("measured"):
             L.append("| API stand-in, %d Services: list + watch to \"applied\", from xvipd's start | %.2f s |" % (

@@ -52,9 +52,13 @@
 #include "maglev.h"
 #include "maps.h"
 
+/*
+ * Namespaces are xvbench-cp<PID>-node and -pod, so runs side by side never
+ * touch each other's; command strings name them @NODE@ and @POD@ (sh()).
+ */
 #define PFX		"xvbench-cp"
-#define NS		PFX "-node"
-#define NS_POD		PFX "-pod"
+#define NS		"@NODE@"
+#define NS_POD		"@POD@"
 #define API		"127.0.0.1:6543"
 #define CTL_PORT	6544
 #define TOKEN		"xvbench-token"
@@ -69,6 +73,7 @@ struct opts {
 
 static struct opts o;
 static char dir[PATH_MAX], pin_dir[128], file[PATH_MAX + 32], log_path[PATH_MAX + 32];
+static char ns_path[128], ns_arg[160];	/* /run/netns/xvbench-cpPID-node, --net=that */
 static pid_t xvipd_pid = -1, standin_pid = -1;
 static int applied;	/* "applied" lines xvipd has logged so far, as far as we waited */
 
@@ -87,17 +92,38 @@ static void sleep_s(double s)
 	nanosleep(&ts, NULL);
 }
 
+static void expand(const char *in, char *out, size_t len)
+{
+	size_t w = 0;
+
+	while (*in && w + 1 < len) {
+		const char *sfx = !strncmp(in, "@NODE@", 6) ? "node" :
+				  !strncmp(in, "@POD@", 5) ? "pod" : NULL;
+
+		if (!sfx) {
+			out[w++] = *in++;
+			continue;
+		}
+		w += (size_t)snprintf(out + w, len - w, PFX "%d-%s", getpid(), sfx);
+		in += sfx[0] == 'n' ? 6 : 5;
+		if (w >= len)
+			w = len - 1;
+	}
+	out[w] = '\0';
+}
+
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int sh(const char *fmt, ...)
 {
-	char cmd[4096];
+	char raw[4096], cmd[4600];
 	va_list ap;
 	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	expand(raw, cmd, sizeof(cmd));
 	ret = system(cmd);
 	if (ret)
 		fprintf(stderr, "bench_cp: `%s` failed (%d)\n", cmd, ret);
@@ -118,12 +144,15 @@ static void lab_down(void)
 		waitpid(standin_pid, NULL, 0);
 		standin_pid = -1;
 	}
-	if (pin_dir[0] && access("/run/netns/" NS, F_OK) == 0)
-		sh("nsenter --net=/run/netns/" NS " %s/build/xvipd --cleanup --pin-dir %s "
-		   "--log-level error >/dev/null 2>&1 || true", o.root, pin_dir);
-	if (system("for n in $(ip netns list | awk '{print $1}' | grep '^" PFX "-'); do "
-		   "ip netns pids $n | xargs -r kill -9; ip netns del $n; done 2>/dev/null"))
-		return;
+	if (pin_dir[0] && access(ns_path, F_OK) == 0)
+		sh("nsenter %s %s/build/xvipd --cleanup --pin-dir %s "
+		   "--log-level error >/dev/null 2>&1 || true", ns_arg, o.root, pin_dir);
+	/* Ours, and those of earlier runs whose process is gone. */
+	sh("for n in $(ip netns list | awk '{print $1}' | grep -E '^" PFX "[0-9]+-'); do "
+	   "p=${n#" PFX "}; p=${p%%%%-*}; "
+	   "if [ \"$p\" = %d ] || ! kill -0 \"$p\" 2>/dev/null; then "
+	   "ip netns pids $n | xargs -r kill -9; ip netns del $n; fi; done 2>/dev/null; true",
+	   getpid());
 }
 
 static int lab_up(void)
@@ -253,7 +282,7 @@ static int start_xvipd(const char *source_opt, const char *source)
 		dup2(fd, 1);
 		snprintf(bin, sizeof(bin), "%s/build/xvipd", o.root);
 		snprintf(state, sizeof(state), "%s/status.json", dir);
-		execlp("nsenter", "nsenter", "--net=/run/netns/" NS, bin, "--iface", "up0",
+		execlp("nsenter", "nsenter", ns_arg, bin, "--iface", "up0",
 		       "--vip-cidr", "198.19.0.0/16", "--node-name", "node1", "--pin-dir", pin_dir,
 		       "--state-file", state, "--hold-down-seconds", "0", "--drain-seconds", "0",
 		       source_opt, source, (char *)NULL);
@@ -271,8 +300,8 @@ static void stop_xvipd(void)
 		waitpid(xvipd_pid, NULL, 0);
 	}
 	xvipd_pid = -1;
-	sh("nsenter --net=/run/netns/" NS " %s/build/xvipd --cleanup --pin-dir %s "
-	   "--log-level error >/dev/null 2>&1 || true", o.root, pin_dir);
+	sh("nsenter %s %s/build/xvipd --cleanup --pin-dir %s "
+	   "--log-level error >/dev/null 2>&1 || true", ns_arg, o.root, pin_dir);
 }
 
 /* How many lines of xvipd's log contain pat. */
@@ -363,7 +392,7 @@ static uint32_t table_id(unsigned int i)
 static struct mnl_socket *addr_events(void)
 {
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int target = open("/run/netns/" NS, O_RDONLY | O_CLOEXEC);
+	int target = open(ns_path, O_RDONLY | O_CLOEXEC);
 	struct mnl_socket *nl = NULL;
 
 	if (self >= 0 && target >= 0 && !setns(target, CLONE_NEWNET)) {
@@ -539,6 +568,18 @@ static json_object *jlatency(double *v, size_t n)
 	return j;
 }
 
+/* Is i in the comma-separated list? */
+static bool is_parked(const char *list, unsigned int i)
+{
+	char buf[256], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if ((unsigned int)atoi(tok) == i)
+			return true;
+	return false;
+}
+
 /*
  * Full sync of n x e from the file source, with a fresh xvipd. The parked
  * services (lo latency) and the ones changed later are part of the file.
@@ -550,6 +591,7 @@ static int full_sync_file(unsigned int n, unsigned int e, const char *parked, js
 	double t0, t_maps = 0, t_lo = 0, t_log = 0;
 	struct mnl_socket *nl = NULL;
 	uint32_t last_vip;
+	unsigned int last;
 	struct xvip_addr a;
 	size_t len;
 	struct mem m;
@@ -567,12 +609,15 @@ static int full_sync_file(unsigned int n, unsigned int e, const char *parked, js
 	if (ret)
 		goto out;
 	nl = addr_events();
-	svc_vip(n - 1, &a);
+	/* The last VIP in xvipd's order (sorted by address) that goes onto lo. */
+	last = n - 1;
+	while (last > 0 && is_parked(parked, last))
+		last--;
+	svc_vip(last, &a);
 	last_vip = a.a[3];
-	/* The last VIP in xvipd's order (sorted by address) is the last service's. */
 	ret = replace_file(file, buf, len, &t0);
 	while (!ret && (!t_maps || !t_lo || !t_log) && now_s() - t0 < TIMEOUT_S) {
-		if (!t_maps && table_id(n - 1))
+		if (!t_maps && table_id(last))
 			t_maps = now_s();
 		if (!t_lo && nl && addr_added(nl, last_vip))
 			t_lo = now_s();
@@ -707,7 +752,7 @@ static int http_post(uint16_t port, const char *path, const char *body)
 
 	/* The control port listens in the node namespace. */
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	target = open("/run/netns/" NS, O_RDONLY | O_CLOEXEC);
+	target = open(ns_path, O_RDONLY | O_CLOEXEC);
 	if (self < 0 || target < 0 || setns(target, CLONE_NEWNET)) {
 		ret = -errno;
 		goto out;
@@ -777,7 +822,7 @@ static int start_standin(const char *objects)
 		fd = open(lg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execlp("nsenter", "nsenter", "--net=/run/netns/" NS, "python3", script, "--listen",
+		execlp("nsenter", "nsenter", ns_arg, "python3", script, "--listen",
 		       API, "--control", "127.0.0.1:6544", "--cert", cert, "--key", key, "--token",
 		       TOKEN, "--objects", objects, (char *)NULL);
 		_exit(127);
@@ -939,6 +984,57 @@ static json_object *maglev_costs(void)
 	return j;
 }
 
+/*
+ * Why a full sync costs what it costs: swapping a table into the outer
+ * array-of-maps waits for an RCU grace period in the kernel (so the caller
+ * knows no program still uses the old table), once per update call. A batch
+ * update waits once for the whole batch. Measured on a private outer map.
+ */
+static json_object *swap_costs(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
+	json_object *j = json_object_new_object();
+	enum { N = 20, B = 1000 };
+	int tmpl, outer, fds[B];
+	uint32_t keys[B], cnt = B;
+	double t0, one, batch;
+
+	tmpl = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xvbench_t", 4, 4, 1022, &io);
+	{
+		LIBBPF_OPTS(bpf_map_create_opts, oo, .inner_map_fd = tmpl);
+
+		outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "xvbench_o", 4, 4, 2 * B, &oo);
+	}
+	if (tmpl < 0 || outer < 0)
+		goto out;
+	for (int i = 0; i < B; i++) {
+		fds[i] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xvbench_i", 4, 4, 1022, &io);
+		keys[i] = (uint32_t)(B + i);
+	}
+	t0 = now_s();
+	for (uint32_t i = 0; i < N; i++)
+		bpf_map_update_elem(outer, &i, &fds[i], BPF_ANY);
+	one = (now_s() - t0) / N;
+	t0 = now_s();
+	if (bpf_map_update_batch(outer, keys, fds, &cnt, NULL))
+		cnt = 0;
+	batch = now_s() - t0;
+	json_object_object_add(j, "one_update_ms", json_object_new_double(one * 1e3));
+	json_object_object_add(j, "batch_updates", json_object_new_int64(cnt));
+	json_object_object_add(j, "batch_ms", json_object_new_double(batch * 1e3));
+	fprintf(stderr, "bench_cp: outer map update: %.2f ms each; %u in one batch: %.1f ms\n",
+		one * 1e3, cnt, batch * 1e3);
+	for (int i = 0; i < B; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+out:
+	if (tmpl >= 0)
+		close(tmpl);
+	if (outer >= 0)
+		close(outer);
+	return j;
+}
+
 static void on_signal(int sig)
 {
 	lab_down();
@@ -1007,8 +1103,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	snprintf(dir, sizeof(dir), "/tmp/" PFX "-%d", getpid());
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PFX "-%d", getpid());
+	snprintf(dir, sizeof(dir), "/tmp/" PFX "%d", getpid());
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PFX "%d", getpid());
+	snprintf(ns_path, sizeof(ns_path), "/run/netns/" PFX "%d-node", getpid());
+	snprintf(ns_arg, sizeof(ns_arg), "--net=%s", ns_path);
 	snprintf(file, sizeof(file), "%s/services.json", dir);
 	snprintf(log_path, sizeof(log_path), "%s/xvipd.log", dir);
 	if (mkdir(dir, 0755) || lab_up()) {
@@ -1024,6 +1122,7 @@ int main(int argc, char **argv)
 	}
 
 	json_object_object_add(root, "maglev_build", maglev_costs());
+	json_object_object_add(root, "table_swap", swap_costs());
 	ret = full_sync_file(o.services, o.endpoints, parked_list, jfull, true);
 	ret = ret ?: changes_file(o.services, o.endpoints, parked, nparked, jchg);
 	close_maps();

@@ -51,10 +51,15 @@
 #include "xvip_bench.skel.h"
 #include "xvip_xdp.skel.h"
 
+/*
+ * Namespaces are xvbench-veth<PID>-gen/-node/-pod, so runs side by side (a
+ * smoke test while `make bench` runs) never touch each other's. Command
+ * strings name them with these placeholders; sh() and in_ns() expand them.
+ */
 #define PFX		"xvbench-veth"
-#define NS_GEN		PFX "-gen"
-#define NS_NODE		PFX "-node"
-#define NS_POD		PFX "-pod"
+#define NS_GEN		"@GEN@"
+#define NS_NODE		"@NODE@"
+#define NS_POD		"@POD@"
 #define VIP		"198.18.21.1"
 #define CLIENT		"198.18.30.10"
 #define NODE_UP		"198.18.30.1"
@@ -73,17 +78,43 @@ static struct xvip_dp dp;
 static bool dp_loaded;
 static struct xvip_bench *ref;
 
+/* in with @GEN@, @NODE@, @POD@ replaced by this run's namespace names. */
+static void expand(const char *in, char *out, size_t len)
+{
+	static const char *const tok[] = { "@GEN@", "@NODE@", "@POD@" };
+	static const char *const sfx[] = { "gen", "node", "pod" };
+	size_t o = 0;
+
+	while (*in && o + 1 < len) {
+		int t = -1;
+
+		for (int i = 0; i < 3 && t < 0; i++)
+			if (!strncmp(in, tok[i], strlen(tok[i])))
+				t = i;
+		if (t < 0) {
+			out[o++] = *in++;
+			continue;
+		}
+		o += (size_t)snprintf(out + o, len - o, PFX "%d-%s", getpid(), sfx[t]);
+		in += strlen(tok[t]);
+		if (o >= len)
+			o = len - 1;
+	}
+	out[o] = '\0';
+}
+
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int sh(const char *fmt, ...)
 {
-	char cmd[2048];
+	char raw[2048], cmd[4096];
 	va_list ap;
 	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	expand(raw, cmd, sizeof(cmd));
 	ret = system(cmd);
 	if (ret)
 		fprintf(stderr, "bench_veth: `%s` failed (%d)\n", cmd, ret);
@@ -95,10 +126,18 @@ static void pod_ip(int i, char *buf, size_t len)
 	snprintf(buf, len, "198.18.20.%d", 11 + i);
 }
 
+/* Our namespaces, and those of earlier runs whose process is gone. */
 static void topology_down(void)
 {
-	if (system("for n in $(ip netns list | awk '{print $1}' | grep '^" PFX "-'); do "
-		   "ip netns pids $n | xargs -r kill -9; ip netns del $n; done 2>/dev/null"))
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "for n in $(ip netns list | awk '{print $1}' | grep -E '^" PFX "[0-9]+-'); do "
+		 "p=${n#" PFX "}; p=${p%%%%-*}; "
+		 "if [ \"$p\" = %d ] || ! kill -0 \"$p\" 2>/dev/null; then "
+		 "ip netns pids $n | xargs -r kill -9; ip netns del $n; fi; done 2>/dev/null",
+		 getpid());
+	if (system(cmd))
 		fprintf(stderr, "bench_veth: removing old namespaces failed\n");
 }
 
@@ -135,11 +174,12 @@ static int topology_up(void)
 /* Run fn's work inside network namespace ns, then come back. */
 static int in_ns(const char *ns, int (*fn)(void *), void *arg)
 {
-	char path[128];
+	char raw[128], path[160];
 	int self, target, ret;
 
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	snprintf(raw, sizeof(raw), "/run/netns/%s", ns);
+	expand(raw, path, sizeof(path));
 	target = open(path, O_RDONLY | O_CLOEXEC);
 	if (self < 0 || target < 0 || setns(target, CLONE_NEWNET)) {
 		ret = -errno;
@@ -256,13 +296,13 @@ static int program_service(void)
 /* kube-proxy's nftables mode, reduced to one Service: vmap dispatch, numgen, dnat. */
 static int nft_up(void)
 {
-	char path[] = "/tmp/" PFX "-nft.XXXXXX", ip[32];
+	char path[] = "/tmp/xvbench-nft.XXXXXX", ip[32];
 	int fd = mkstemp(path), ret;
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 
 	if (!f)
 		return -errno;
-	fprintf(f, "table ip " PFX " {\n"
+	fprintf(f, "table ip xvbench {\n"
 		   "  map service-ips {\n"
 		   "    type ipv4_addr . inet_proto . inet_service : verdict\n"
 		   "    elements = { " VIP " . tcp . 80 : goto svc-web-tcp, "
@@ -297,8 +337,11 @@ static int nft_up(void)
 
 static void nft_down(void)
 {
-	if (system("ip netns exec " NS_NODE " nft delete table ip " PFX " 2>/dev/null; "
-		   "ip netns exec " NS_NODE " conntrack -F >/dev/null 2>&1"))
+	char cmd[256];
+
+	expand("ip netns exec " NS_NODE " nft delete table ip xvbench 2>/dev/null; "
+	       "ip netns exec " NS_NODE " conntrack -F >/dev/null 2>&1", cmd, sizeof(cmd));
+	if (system(cmd))
 		return;
 }
 
@@ -354,20 +397,21 @@ struct sample {
 static int run_pktgen(const struct opts *o, const char *dmac, const char *dst, const char *proto,
 		      struct sample *s)
 {
-	char cmd[1024], out[4096] = "";
+	char raw[1024], cmd[1280], out[4096] = "";
 	uint64_t before = sink_count(), rx0[256] = { 0 }, rx1[256] = { 0 };
 	int n0 = net_rx(rx0, 256), n1;
 	json_object *j;
 	size_t len;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd),
+	snprintf(raw, sizeof(raw),
 		 "ip netns exec " NS_GEN " %s/build/xvip-pktgen --iface g0 --dst-mac %s --src "
 		 CLIENT " --dst %s --proto %s --dport %s --flows %u --src-addrs 16 --count %lu "
 		 "--batch %u --cpu %u --json", o->root, dmac, dst, proto,
 		 !strcmp(proto, "udp") ? (!strcmp(dst, VIP) ? "53" : "5353")
 				       : (!strcmp(dst, VIP) ? "80" : "8080"),
 		 o->flows, o->count, o->batch, o->cpu);
+	expand(raw, cmd, sizeof(cmd));
 	p = popen(cmd, "r");
 	if (!p)
 		return -errno;
@@ -534,7 +578,7 @@ int main(int argc, char **argv)
 	xvip_log_route_libs();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PFX "-%d", getpid());
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/" PFX "%d", getpid());
 
 	if (topology_up()) {
 		ret = 1;
@@ -558,8 +602,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	{
-		FILE *p = popen("ip netns exec " NS_NODE " cat /sys/class/net/up0/address "
-				"/sys/class/net/up0/threaded", "r");
+		char cmd[256];
+		FILE *p;
+
+		expand("ip netns exec " NS_NODE " cat /sys/class/net/up0/address "
+		       "/sys/class/net/up0/threaded", cmd, sizeof(cmd));
+		p = popen(cmd, "r");
 
 		if (!p || !fgets(dmac, sizeof(dmac), p) || !fgets(threaded, sizeof(threaded), p)) {
 			fprintf(stderr, "bench_veth: read up0's MAC address failed\n");

@@ -7,12 +7,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAB_ROOT=$ROOT
 . "$ROOT/tests/lib/e2e.sh"
 
-PFX=xvbench-smoke
+PFX=xvbench-smoke$$
 OUT=""
 
+# Ours, and those of earlier runs that were killed (the pid in the name is gone).
 cleanup_ns() {
-	local n
-	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PFX-" || true); do
+	local n p
+	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^xvbench-smoke[0-9]+-' || true); do
+		p=$(sed -E 's/^xvbench-smoke([0-9]+)-.*/\1/' <<<"$n")
+		[ "$p" != $$ ] && kill -0 "$p" 2>/dev/null && continue
 		ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$n" 2>/dev/null || true
 	done
@@ -220,12 +223,21 @@ test_bench_cp_output() {
 	fi
 }
 
+# A benchmark namespace whose process (the pid in its name) is gone was left behind.
+no_orphan_namespaces() {
+	local n p
+	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^xvbench-(veth|cp)[0-9]+-' || true); do
+		p=$(sed -E 's/^xvbench-[a-z]+([0-9]+)-.*/\1/' <<<"$n")
+		kill -0 "$p" 2>/dev/null || { echo "    left behind: $n" >&2; return 1; }
+	done
+}
+
 test_report_written() {
 	check "results.md has every table" bash -c "grep -q 'Per packet' $OUT/results.md &&
 		grep -q 'Throughput through veth' $OUT/results.md &&
 		grep -q 'Control plane' $OUT/results.md && grep -q 'Targets' $OUT/results.md"
 	check "targets evaluated" py 'len(d["targets"]) >= 6'
-	check "no namespace left behind" bash -c "! ip netns list | grep -q '^xvbench-'"
+	check "no benchmark namespace left behind" no_orphan_namespaces
 }
 
 skip=$(e2e_skip_reason)
