@@ -935,6 +935,46 @@ TEST(tc_reply_is_redirected_by_the_fib)
 	system("ip link del xvt-up");
 }
 
+/*
+ * A flow whose reverse-NAT entry the LRU evicted (a flood of new flows)
+ * gets it back from its next packet after a second, not a broken flow.
+ */
+TEST(xdp_conntrack_hit_restores_evicted_reverse_nat)
+{
+	NEED_DP();
+	struct pkt_spec syn = { .saddr = CLIENT, .daddr = VIP, .sport = 49000, .dport = 80,
+				.proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+	struct pkt_spec dnat = syn;
+	struct pkt_spec reply = { .saddr = POD1, .daddr = CLIENT, .sport = 8080, .dport = 49000,
+				  .proto = IPPROTO_TCP, .tcp_flags = TH_ACK, .payload = 10 };
+	struct pkt_spec want = reply;
+	struct xvip_flow f = { .sport = htons(49000), .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xvip_flow rk = { .sport = htons(8080), .dport = htons(49000), .proto = IPPROTO_TCP };
+	struct xvip_ct_val ct;
+
+	dnat.daddr = POD1;
+	dnat.dport = 8080;
+	expect("syn", xdp_fd(), &syn, XDP_PASS, &dnat);
+	addr(CLIENT, &f.saddr);
+	addr(VIP, &f.daddr);
+	addr(POD1, &rk.saddr);
+	addr(CLIENT, &rk.daddr);
+	if (!ASSERT_OK(bpf_map_delete_elem(dp.maps.rnat, &rk), "evict the reverse entry"))
+		return;
+	expect("reply without its entry: untranslated", tc_fd(), &reply, TC_ACT_OK, NULL);
+	/* A second later (as far as the entry knows), the flow's next packet. */
+	if (!ASSERT_OK(xvip_maps_ct_get(&dp.maps, &f, &ct), "conntrack entry"))
+		return;
+	ct.seen_ns = 0;
+	ASSERT_OK(bpf_map_update_elem(dp.maps.ct, &f, &ct, BPF_EXIST), "age it");
+	syn.tcp_flags = TH_ACK;
+	dnat.tcp_flags = TH_ACK;
+	expect("established packet", xdp_fd(), &syn, XDP_PASS, &dnat);
+	want.saddr = VIP;
+	want.sport = 80;
+	expect("reply translated again", tc_fd(), &reply, TC_ACT_OK, &want);
+}
+
 /* The verifier's view of each program, so growth shows in every test run. */
 TEST(verifier_instruction_counts)
 {
@@ -1004,4 +1044,5 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(xdp_tcp_syn_to_vip_is_dnatted),
 	  TEST_CASE(tc_pod_to_unserved_vip_port_is_dropped),
 	  TEST_CASE(tc_icmp_error_from_pod_is_reverse_translated),
 	  TEST_CASE(tc_icmpv6_error_from_pod_is_reverse_translated),
-	  TEST_CASE(tc_reply_is_redirected_by_the_fib), TEST_CASE(verifier_instruction_counts), TEST_CASE(zz_teardown))
+	  TEST_CASE(tc_reply_is_redirected_by_the_fib), TEST_CASE(xdp_conntrack_hit_restores_evicted_reverse_nat),
+	  TEST_CASE(verifier_instruction_counts), TEST_CASE(zz_teardown))

@@ -143,15 +143,8 @@ XVIP_INLINE void lb_rnat_key(struct xvip_flow *rk, const struct xvip_flow *flow,
 	rk->pad[0] = rk->pad[1] = rk->pad[2] = 0;
 }
 
-XVIP_INLINE int lb_record(const struct xvip_flow *flow, const struct xvip_lb_result *res,
-			  __u64 now)
+XVIP_INLINE int lb_rnat_refresh(const struct xvip_flow *flow, const struct xvip_lb_result *res)
 {
-	struct xvip_ct_val ct = {
-		.backend_id = res->be_id,
-		.svc_id = res->svc_id,
-		.created_ns = now,
-		.seen_ns = now,
-	};
 	struct xvip_rnat_val rv = {
 		.vip = flow->daddr,
 		.vport = flow->dport,
@@ -161,7 +154,20 @@ XVIP_INLINE int lb_record(const struct xvip_flow *flow, const struct xvip_lb_res
 	struct xvip_flow rk;
 
 	lb_rnat_key(&rk, flow, res->be, res->hairpin);
-	if (bpf_map_update_elem(&xvip_rnat, &rk, &rv, BPF_ANY))
+	return bpf_map_update_elem(&xvip_rnat, &rk, &rv, BPF_ANY) ? -1 : 0;
+}
+
+XVIP_INLINE int lb_record(const struct xvip_flow *flow, const struct xvip_lb_result *res,
+			  __u64 now)
+{
+	struct xvip_ct_val ct = {
+		.backend_id = res->be_id,
+		.svc_id = res->svc_id,
+		.created_ns = now,
+		.seen_ns = now,
+	};
+
+	if (lb_rnat_refresh(flow, res))
 		return -1;
 	if (bpf_map_update_elem(&xvip_ct, flow, &ct, BPF_ANY))
 		return -1;
@@ -215,10 +221,17 @@ XVIP_INLINE int lb_pick(const struct xvip_pkt *p, struct xvip_lb_result *res)
 		res->svc_id = ct->svc_id;
 		res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
 		if (likely(lb_be_valid(res->be, res->svc_id))) {
-			/* One write a second at most: keeps the cache line shared. */
-			if (now - ct->seen_ns > NSEC_PER_SEC)
-				ct->seen_ns = now;
 			res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
+			/*
+			 * One write a second at most: keeps the cache line shared.
+			 * The reverse-NAT entry is written again at the same pace,
+			 * so one the LRU evicted under a flood of new flows comes
+			 * back within a second instead of breaking the flow.
+			 */
+			if (now - ct->seen_ns > NSEC_PER_SEC) {
+				ct->seen_ns = now;
+				lb_rnat_refresh(flow, res);
+			}
 			ret = XVIP_STAT_LB_CT;
 			goto frag;
 		}
