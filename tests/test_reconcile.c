@@ -1281,6 +1281,55 @@ TEST(vip_that_is_a_node_address_is_refused)
 	xvip_model_free(&m);
 }
 
+/*
+ * Many new services in one apply: their tables go into xvip_maglev in one batch
+ * (each single update of the outer map waits for an RCU grace period), and
+ * every one still ends up whole, with its key and its VIP on lo after it.
+ */
+TEST(many_new_services_swapped_in_as_one_batch)
+{
+	enum { N = 300 };
+	struct xvip_reconciler rc;
+	struct xvip_model m = {};
+	char vip[32];
+
+	RC_START(rc, XVIP_MAGLEV_DEFAULT);
+	for (int i = 0; i < N; i++) {
+		snprintf(vip, sizeof(vip), "198.18.%d.%d", 22 + i / 250, i % 250 + 1);
+		m_svc(&m, vip, 80, TCP, "bench/many:http");
+		m_be(&m, POD1, 8080, READY);
+		m_be(&m, POD2, 8080, READY);
+	}
+	ASSERT_OK(apply(&rc, &m), "apply");
+	ASSERT_EQ(rc.last.svcs_added, N, "services added");
+	ASSERT_EQ(rc.last.tables_swapped, N, "tables swapped");
+	ASSERT_EQ(lo_owned(), N, "every VIP on lo");
+	for (int i = 0, keys = 0; i < N; i++) {
+		snprintf(vip, sizeof(vip), "198.18.%d.%d", 22 + i / 250, i % 250 + 1);
+		keys += svc_id(vip, 80, TCP) != 0;
+		if (i == N - 1)
+			ASSERT_EQ(keys, N, "every key in xvip_svc");
+	}
+	for (int i = 0; i < N; i += 37) {
+		uint32_t sid, b1, b2;
+
+		snprintf(vip, sizeof(vip), "198.18.%d.%d", 22 + i / 250, i % 250 + 1);
+		sid = svc_id(vip, 80, TCP);
+		if (!ASSERT_TRUE(sid, "key in xvip_svc"))
+			continue;
+		b1 = be_id(sid, POD1, 8080);
+		b2 = be_id(sid, POD2, 8080);
+		ASSERT_TRUE(b1 && b2 && b1 != b2, "backends of the service");
+		expect_table(sid, xvip_maglev_size_for(2, XVIP_MAGLEV_DEFAULT),
+			     (uint32_t[]){ b1, b2 }, 2);
+	}
+	ASSERT_OK(apply(&rc, &m), "apply again");
+	ASSERT_EQ(rc.last.tables_swapped, 0, "nothing swapped when nothing changed");
+	ASSERT_EQ(rc.last.svcs_added, 0, "nothing added");
+	xvip_model_free(&m);
+	rc_stop(&rc);
+}
+
 TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(apply_ipv6_service), TEST_CASE(serving_only_is_balanced_but_not_advertised),
 	  TEST_CASE(no_endpoints_keeps_key_without_table), TEST_CASE(backend_removal_swaps_table),
@@ -1293,4 +1342,5 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(no_nl_never_touches_lo),
 	  TEST_CASE(affinity_and_source_ranges_programmed_by_difference),
 	  TEST_CASE(vip_value_names_the_fragment_services),
-	  TEST_CASE(vip_that_is_a_node_address_is_refused), TEST_CASE(zz_teardown))
+	  TEST_CASE(vip_that_is_a_node_address_is_refused),
+	  TEST_CASE(many_new_services_swapped_in_as_one_batch), TEST_CASE(zz_teardown))

@@ -273,13 +273,14 @@ out:
 	return ret;
 }
 
-int xvip_maps_maglev_swap(const struct xvip_maps *m, uint32_t svc_id, const uint32_t *table,
-			  uint32_t size)
+int xvip_maps_maglev_prepare(const struct xvip_maps *m, const uint32_t *table, uint32_t size,
+			     int *fd_out)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
 	uint32_t n = size + XVIP_MAGLEV_HDR, *keys = NULL, *vals = NULL;
 	int fd, ret;
 
+	(void)m;
 	if (!size)
 		return -EINVAL;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xvip_mtab", sizeof(uint32_t), sizeof(uint32_t),
@@ -303,12 +304,45 @@ int xvip_maps_maglev_swap(const struct xvip_maps *m, uint32_t svc_id, const uint
 		for (uint32_t i = 0; i < size + XVIP_MAGLEV_HDR && !ret; i++)
 			ret = ret_errno(bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY));
 	}
-	if (ret)
-		goto out;
-	ret = ret_errno(bpf_map_update_elem(m->maglev, &svc_id, &fd, BPF_ANY));
 out:
 	free(keys);
 	free(vals);
+	if (ret)
+		close(fd);
+	else
+		*fd_out = fd;
+	return ret;
+}
+
+int xvip_maps_maglev_swap_many(const struct xvip_maps *m, const uint32_t *svc_ids,
+			       const int *fds, uint32_t n, uint32_t *done)
+{
+	uint32_t cnt = n;
+	int ret = 0;
+
+	if (n)
+		ret = ret_errno(bpf_map_update_batch(m->maglev, svc_ids, fds, &cnt, NULL));
+	if (ret == -EINVAL || ret == -EOPNOTSUPP || ret == -524 /* ENOTSUPP */) {
+		/* Kernels without batch updates of an array of maps: one by one. */
+		ret = 0;
+		for (cnt = 0; cnt < n && !ret; cnt += !ret)
+			ret = ret_errno(bpf_map_update_elem(m->maglev, &svc_ids[cnt], &fds[cnt],
+							    BPF_ANY));
+	}
+	if (done)
+		*done = ret ? cnt : n;
+	return ret;
+}
+
+int xvip_maps_maglev_swap(const struct xvip_maps *m, uint32_t svc_id, const uint32_t *table,
+			  uint32_t size)
+{
+	int fd, ret;
+
+	ret = xvip_maps_maglev_prepare(m, table, size, &fd);
+	if (ret)
+		return ret;
+	ret = xvip_maps_maglev_swap_many(m, &svc_id, &fd, 1, NULL);
 	close(fd);	/* the outer map holds the reference now */
 	return ret;
 }

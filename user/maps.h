@@ -67,6 +67,18 @@ int xvip_maps_be_foreach(const struct xvip_maps *m,
  */
 int xvip_maps_maglev_swap(const struct xvip_maps *m, uint32_t svc_id, const uint32_t *table,
 			  uint32_t size);
+/*
+ * The same in two steps, for many tables at once: every update of the outer
+ * map waits for an RCU grace period in the kernel (about 10 ms; it makes sure
+ * no program still runs on the old table), once per call, so swapping the
+ * tables of a whole sync one by one takes minutes. prepare fills a new inner
+ * map (*fd, the caller's to close); swap_many swaps fds[i] in as svc_ids[i]'s
+ * table with one batch update and sets *done to how many went in.
+ */
+int xvip_maps_maglev_prepare(const struct xvip_maps *m, const uint32_t *table, uint32_t size,
+			     int *fd);
+int xvip_maps_maglev_swap_many(const struct xvip_maps *m, const uint32_t *svc_ids,
+			       const int *fds, uint32_t n, uint32_t *done);
 int xvip_maps_maglev_del(const struct xvip_maps *m, uint32_t svc_id);
 /* Read svc_id's table into a malloc'd array (*table, *size); -ENOENT if none. */
 int xvip_maps_maglev_read(const struct xvip_maps *m, uint32_t svc_id, uint32_t **table,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <arpa/inet.h>
 
@@ -223,8 +224,62 @@ static bool same_new_flow_set(const struct xvip_rc_svc *a, const struct xvip_rc_
 	}
 }
 
-/* Build and swap in s's Maglev table, or remove it when nothing takes new flows. */
-static int program_table(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
+/*
+ * New services' tables, filled during one pass and swapped in together after
+ * it (stage_commit): each update of the outer map waits for an RCU grace
+ * period in the kernel, so a table at a time makes a sync of 10,000 services
+ * take minutes; one batch waits once. Their keys go in after the swap.
+ */
+struct stage {
+	uint32_t *ids, *sizes;
+	int *fds;
+	size_t *next_idx, *model_idx;
+	size_t n, cap;
+};
+
+static int stage_push(struct stage *st, uint32_t id, int fd, uint32_t size)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 256;
+		uint32_t *ids = realloc(st->ids, cap * sizeof(*ids));
+		uint32_t *sizes = ids ? realloc(st->sizes, cap * sizeof(*sizes)) : NULL;
+		int *fds = sizes ? realloc(st->fds, cap * sizeof(*fds)) : NULL;
+		size_t *ni = fds ? realloc(st->next_idx, cap * sizeof(*ni)) : NULL;
+		size_t *mi = ni ? realloc(st->model_idx, cap * sizeof(*mi)) : NULL;
+
+		st->ids = ids ? ids : st->ids;
+		st->sizes = sizes ? sizes : st->sizes;
+		st->fds = fds ? fds : st->fds;
+		st->next_idx = ni ? ni : st->next_idx;
+		st->model_idx = mi ? mi : st->model_idx;
+		if (!mi)
+			return -ENOMEM;
+		st->cap = cap;
+	}
+	st->ids[st->n] = id;
+	st->fds[st->n] = fd;
+	st->sizes[st->n] = size;
+	st->n++;
+	return 0;
+}
+
+static void stage_free(struct stage *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		close(st->fds[i]);
+	free(st->ids);
+	free(st->sizes);
+	free(st->fds);
+	free(st->next_idx);
+	free(st->model_idx);
+	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * Build and swap in s's Maglev table, or remove it when nothing takes new
+ * flows. With stage, a new table is only filled and left there for stage_commit.
+ */
+static int program_table(struct xvip_reconciler *rc, struct xvip_rc_svc *s, struct stage *stage)
 {
 	struct xvip_maglev_backend *mb;
 	uint8_t st = new_flow_state(s);
@@ -258,6 +313,16 @@ static int program_table(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
 		goto out;
 	}
 	ret = xvip_maglev_build(mb, n, m, table);
+	if (!ret && stage) {
+		int fd;
+
+		ret = xvip_maps_maglev_prepare(rc->maps, table, m, &fd);
+		if (!ret && stage_push(stage, s->id, fd, m)) {
+			close(fd);
+			ret = -ENOMEM;
+		}
+		goto out;
+	}
 	ret = ret ?: xvip_maps_maglev_swap(rc->maps, s->id, table, m);
 	if (!ret) {
 		s->table_size = m;
@@ -315,10 +380,11 @@ static void remove_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
  * On failure cur is left as it was programmed before and the error returned.
  */
 static int update_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *cur,
-		      const struct xvip_model_svc *des_m, const struct xvip_rc_svc *des)
+		      const struct xvip_model_svc *des_m, const struct xvip_rc_svc *des,
+		      struct stage *st)
 {
 	struct xvip_rc_svc next = *des;
-	size_t i = 0, j = 0, k = 0, nremoved = 0;
+	size_t i = 0, j = 0, k = 0, nremoved = 0, staged;
 	uint32_t *removed = NULL;
 	bool fresh = cur->id == 0;
 	int ret = 0;
@@ -370,12 +436,15 @@ static int update_svc(struct xvip_reconciler *rc, struct xvip_rc_svc *cur,
 			goto fail;
 	}
 
+	staged = st ? st->n : 0;
 	if (fresh || !same_new_flow_set(cur, &next)) {
-		ret = program_table(rc, &next);
+		ret = program_table(rc, &next, fresh ? st : NULL);
 		if (ret)
 			goto fail;
 	}
-	ret = program_svc_val(rc, cur, &next, fresh);
+	/* A staged table is not in place yet: its key waits for stage_commit. */
+	if (!st || st->n == staged)
+		ret = program_svc_val(rc, cur, &next, fresh);
 	if (ret)
 		goto fail;
 	/* The new table is in place: backends only the old one named can go. */
@@ -800,10 +869,78 @@ int xvip_rc_reapply(struct xvip_reconciler *rc)
 	return rc_apply(rc, &rc->model);
 }
 
+/* A new service whose table or key could not go in: as if never added. */
+static void undo_fresh(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
+{
+	for (size_t b = 0; b < s->n; b++) {
+		xvip_maps_be_clear(rc->maps, s->be[b].id);
+		pool_free(&rc->be_ids, s->be[b].id);
+	}
+	xvip_maps_maglev_del(rc->maps, s->id);
+	pool_free(&rc->svc_ids, s->id);
+	svc_free(s);
+	s->id = 0;
+}
+
+/*
+ * Swap the staged tables in with one batch update, then write the keys that
+ * lead to them; what the batch did not take is tried one by one. Returns how
+ * many services failed; those leave next[] (*nnext shrinks).
+ */
+static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvip_rc_svc *next,
+			size_t *nnext, const struct xvip_model *m, const struct xvip_rc_svc *des,
+			bool *ok, struct xvip_rc_vip *nv, size_t nnv)
+{
+	uint32_t done = 0;
+	size_t w = 0;
+	int failed = 0;
+
+	if (!st->n)
+		return 0;
+	xvip_maps_maglev_swap_many(rc->maps, st->ids, st->fds, (uint32_t)st->n, &done);
+	for (size_t i = 0; i < st->n; i++) {
+		struct xvip_rc_svc *s = &next[st->next_idx[i]];
+		size_t j = st->model_idx[i];
+		char buf[XVIP_EPSTRLEN];
+		struct xvip_rc_vip *v;
+		int ret = 0;
+
+		if (i >= done)
+			ret = xvip_maps_maglev_swap_many(rc->maps, &st->ids[i], &st->fds[i], 1, NULL);
+		ret = ret ?: program_svc_val(rc, NULL, s, true);
+		if (ret) {
+			log_err("add service %s (%s): %s (%d)", svc_str(s, buf, sizeof(buf)),
+				m->svcs[j].name, strerror(-ret), ret);
+			undo_fresh(rc, s);
+			failed++;
+			continue;
+		}
+		s->table_size = st->sizes[i];
+		rc->last.tables_swapped++;
+		rc->last.svcs_added++;
+		ok[j] = true;
+		log_info("service %s (%s) added, %zu local endpoints", svc_str(s, buf, sizeof(buf)),
+			 s->name, s->n);
+		if (wants_lo(rc, &des[j])) {
+			v = find_vip(nv, nnv, &des[j].key.vip);
+			if (v)
+				v->ready_ok = true;
+		}
+	}
+	/* Drop the services that failed (id 0) from next[], keeping its order. */
+	for (size_t r = 0; r < *nnext; r++)
+		if (next[r].id)
+			next[w++] = next[r];
+	*nnext = w;
+	stage_free(st);
+	return failed;
+}
+
 static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 {
 	struct xvip_rc_svc *next = NULL, *des = NULL;
 	struct xvip_rc_vip *nv = NULL, *v;
+	struct stage st = {};
 	size_t nnext = 0, nnv = 0, i, j, k;
 	bool *ok = NULL;
 	int ret = 0, failed = 0;
@@ -869,7 +1006,7 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 			ok[j] = true;
 		} else if (c == 0) {
 			next[nnext] = rc->svcs[i++];
-			ret = update_svc(rc, &next[nnext], &m->svcs[j], &des[j]);
+			ret = update_svc(rc, &next[nnext], &m->svcs[j], &des[j], NULL);
 			if (ret) {
 				log_err("update service %s (%s): %s (%d)",
 					svc_str(&des[j], buf, sizeof(buf)), m->svcs[j].name,
@@ -882,13 +1019,19 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 			nnext++;
 		} else {
 			struct xvip_rc_svc fresh = { .key = des[j].key };
+			size_t staged = st.n;
 
-			ret = update_svc(rc, &fresh, &m->svcs[j], &des[j]);
+			ret = update_svc(rc, &fresh, &m->svcs[j], &des[j], &st);
 			if (ret) {
 				log_err("add service %s (%s): %s (%d)",
 					svc_str(&des[j], buf, sizeof(buf)), m->svcs[j].name,
 					strerror(-ret), ret);
 				failed++;
+			} else if (st.n > staged) {
+				/* Its table goes in with the others after the loop. */
+				st.next_idx[st.n - 1] = nnext;
+				st.model_idx[st.n - 1] = j;
+				next[nnext++] = fresh;
 			} else {
 				log_info("service %s (%s) added, %zu local endpoints",
 					 svc_str(&fresh, buf, sizeof(buf)), fresh.name, fresh.n);
@@ -904,6 +1047,7 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 		}
 		j++;
 	}
+	failed += stage_commit(rc, &st, next, &nnext, m, des, ok, nv, nnv);
 	free(rc->svcs);
 	rc->svcs = next;
 	rc->nsvcs = nnext;
@@ -989,6 +1133,7 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 	}
 	ret = 0;
 out:
+	stage_free(&st);
 	for (i = 0; des && i < m->nsvcs; i++) {
 		free(des[i].be);
 		free(des[i].ranges);
