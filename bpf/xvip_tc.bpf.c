@@ -75,6 +75,7 @@ XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *
 {
 	struct xvip_rnat_val *rv;
 	struct xvip_addr vip, dst = p->flow.daddr;
+	struct xvip_rnat_val rvc;
 	struct fwd fw;
 	__be16 vport;
 	__u8 flags;
@@ -88,6 +89,7 @@ XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *
 	vip = rv->vip;
 	vport = rv->vport;
 	flags = rv->flags;
+	rvc = *rv;
 	/* The client was the endpoint itself: back to it. */
 	if (flags & XVIP_RNAT_F_HAIRPIN)
 		dst = p->flow.saddr;
@@ -95,6 +97,43 @@ XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *
 		return XVIP_STAT_PASS;	/* too big or TTL out: the stack tells the pod */
 	err = skb_nat_port(skb, p, false, p->flow.sport, vport);
 	err = err ?: skb_nat_addr(skb, p, false, &p->flow.saddr, &vip);
+	if (!err && (flags & XVIP_RNAT_F_HAIRPIN))
+		err = skb_nat_addr(skb, p, true, &p->flow.daddr, &dst);
+	if (err)
+		return err;
+	if (p->frag == XVIP_FRAG_FIRST) {
+		struct xvip_frag_key fk;
+
+		/* Its later fragments follow this translation. */
+		lb_frag_key(&fk, p);
+		bpf_map_update_elem(&xvip_rfrag, &fk, &rvc, BPF_ANY);
+	}
+	*action = fwd_send(skb, p, &fw);
+	return XVIP_STAT_RNAT;
+}
+
+/* A later fragment of a reply: the source its first fragment got; no ports here. */
+XVIP_INLINE int reply_later_frag(struct __sk_buff *skb, struct xvip_pkt *p, int *action)
+{
+	struct xvip_rnat_val *rv;
+	struct xvip_addr vip, dst = p->flow.daddr;
+	struct xvip_frag_key fk;
+	struct fwd fw;
+	__u8 flags;
+	int err;
+
+	lb_frag_key(&fk, p);
+	rv = bpf_map_lookup_elem(&xvip_rfrag, &fk);
+	if (!rv)
+		return XVIP_STAT_PASS;
+	vip = rv->vip;
+	flags = rv->flags;
+	if (flags & XVIP_RNAT_F_HAIRPIN)
+		dst = p->flow.saddr;
+	if (fwd_lookup(skb, p, &vip, &dst, &fw))
+		return XVIP_STAT_PASS;
+	p->flow.proto = 0;	/* no L4 header to fix */
+	err = skb_nat_addr(skb, p, false, &p->flow.saddr, &vip);
 	if (!err && (flags & XVIP_RNAT_F_HAIRPIN))
 		err = skb_nat_addr(skb, p, true, &p->flow.daddr, &dst);
 	if (err)
@@ -274,8 +313,10 @@ XVIP_INLINE int process(struct __sk_buff *skb, int *action)
 	vip = bpf_map_lookup_elem(&xvip_vip, &p.flow.daddr);
 	if (vip)
 		return l4 < 0 ? l4 : east_west(skb, &c, &p, vip, action);
-	if (l4 < 0 || p.frag)
+	if (l4 < 0)
 		return XVIP_STAT_PASS;
+	if (p.frag == XVIP_FRAG_LATER)
+		return reply_later_frag(skb, &p, action);
 	if (l4 == IPPROTO_ICMP && !p.ipv6)
 		return icmp_reply_v4(skb, &p, action);
 	if (l4 == IPPROTO_ICMPV6 && p.ipv6)

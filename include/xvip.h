@@ -36,6 +36,7 @@
 #define XVIP_MAP_SRCRANGE	"xvip_srcrange"
 #define XVIP_MAP_AFFINITY	"xvip_affinity"
 #define XVIP_MAP_FRAG		"xvip_frag"
+#define XVIP_MAP_RFRAG		"xvip_rfrag"
 #define XVIP_MAP_SOCK_REV	"xvip_sock_rev"
 
 #define XVIP_MAX_SRCRANGES	65536	/* source prefixes over all services */

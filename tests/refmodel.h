@@ -257,6 +257,7 @@ struct rm {
 	struct rm_tab ct;	/* xvip_flow -> struct rm_ctv */
 	struct rm_tab rnat;	/* xvip_flow -> struct xvip_rnat_val */
 	struct rm_tab frag;	/* xvip_frag_key -> struct xvip_frag_val */
+	struct rm_tab rfrag;	/* xvip_frag_key -> struct xvip_rnat_val (pods' fragmented replies) */
 	struct rm_tab aff;	/* xvip_affinity_key -> backend id */
 	struct rm_counts stats[XVIP_STAT_MAX];
 	struct rm_counts svc_stats[RM_IDS], be_stats[RM_IDS];
@@ -276,6 +277,8 @@ static inline int rm_init(struct rm *m)
 	    rm_tab_init(&m->rnat, sizeof(struct xvip_flow), sizeof(struct xvip_rnat_val), 1 << 15) ||
 	    rm_tab_init(&m->frag, sizeof(struct xvip_frag_key), sizeof(struct xvip_frag_val),
 			1 << 14) ||
+	    rm_tab_init(&m->rfrag, sizeof(struct xvip_frag_key), sizeof(struct xvip_rnat_val),
+			1 << 14) ||
 	    rm_tab_init(&m->aff, sizeof(struct xvip_affinity_key), sizeof(uint32_t), 1 << 12))
 		return -1;
 	return 0;
@@ -286,6 +289,7 @@ static inline void rm_fini(struct rm *m)
 	rm_tab_free(&m->ct);
 	rm_tab_free(&m->rnat);
 	rm_tab_free(&m->frag);
+	rm_tab_free(&m->rfrag);
 	rm_tab_free(&m->aff);
 	for (int i = 0; i < RM_IDS; i++)
 		free(m->cfg.table[i]);
@@ -297,6 +301,7 @@ static inline void rm_reset_flows(struct rm *m)
 	rm_tab_clear(&m->ct);
 	rm_tab_clear(&m->rnat);
 	rm_tab_clear(&m->frag);
+	rm_tab_clear(&m->rfrag);
 	rm_tab_clear(&m->aff);
 	m->ct_ring_n = m->rnat_ring_n = 0;
 }
@@ -1092,6 +1097,13 @@ static inline void rm_tc_reply(struct rm *m, const uint8_t *pkt, uint32_t len,
 	rm_write_addr(r, ip, false, &rv->vip);
 	if (rv->flags & XVIP_RNAT_F_HAIRPIN)
 		rm_write_addr(r, ip, true, &ip->src);
+	if (ip->frag == RM_FRAG_FIRST) {
+		struct xvip_frag_key fk;
+
+		/* Its later fragments follow this translation. */
+		rm_frag_key(ip, &fk);
+		rm_tab_put(&m->rfrag, &fk, rv);
+	}
 	if (ip->proto != IPPROTO_SCTP)
 		rm_ck_l4(r, pkt, len, ip, true, "l4 checksum");
 	if (ip->fam == 4)
@@ -1099,6 +1111,27 @@ static inline void rm_tc_reply(struct rm *m, const uint8_t *pkt, uint32_t len,
 	r->stat = XVIP_STAT_RNAT;
 	rm_path(r, "reply translated to the VIP%s",
 		(rv->flags & XVIP_RNAT_F_HAIRPIN) ? " (hairpin)" : "");
+}
+
+/* A later fragment of a pod's reply: the source its first fragment got, no ports. */
+static inline void rm_tc_reply_later(struct rm *m, const struct rm_ip *ip, struct rm_result *r)
+{
+	const struct xvip_rnat_val *rv;
+	struct xvip_frag_key fk;
+
+	rm_frag_key(ip, &fk);
+	rv = rm_tab_get(&m->rfrag, &fk);
+	if (!rv) {
+		rm_path(r, "pass: %s", "later fragment of no translated reply");
+		return;
+	}
+	rm_write_addr(r, ip, false, &rv->vip);
+	if (rv->flags & XVIP_RNAT_F_HAIRPIN)
+		rm_write_addr(r, ip, true, &ip->src);
+	if (ip->fam == 4)
+		rm_ck_ip4(r, ip->l3, "ip header checksum");
+	r->stat = XVIP_STAT_RNAT;
+	rm_path(r, "%s", "later fragment of a reply translated to the VIP");
 }
 
 /* An endpoint's ICMP error about a balanced flow: from the VIP, quoting client -> VIP:port. */
@@ -1186,8 +1219,12 @@ static inline void rm_tc(struct rm *m, const uint8_t *pkt, uint32_t len, struct 
 			rm_tc_east_west(m, pkt, len, &ip, vip, r);
 		return;
 	}
-	if (ip.err || ip.frag)
+	if (ip.err)
 		return;
+	if (ip.frag == RM_FRAG_LATER) {
+		rm_tc_reply_later(m, &ip, r);
+		return;
+	}
 	if (ip.fam == 4 && ip.proto == IPPROTO_ICMP)
 		rm_tc_icmp(m, pkt, len, &ip, r);
 	else if (ip.fam == 6 && ip.proto == IPPROTO_ICMPV6)

@@ -975,6 +975,33 @@ TEST(xdp_conntrack_hit_restores_evicted_reverse_nat)
 	expect("reply translated again", tc_fd(), &reply, TC_ACT_OK, &want);
 }
 
+/* A reply the pod had to fragment: every fragment leaves from the VIP. */
+TEST(tc_fragmented_reply_is_translated)
+{
+	NEED_DP();
+	struct pkt_spec q = { .saddr = CLIENT, .daddr = VIP, .sport = 6300, .dport = 53,
+			      .proto = IPPROTO_UDP, .payload = 12 };
+	struct pkt_spec dnat = q;
+	struct pkt_spec first = { .saddr = POD2, .daddr = CLIENT, .sport = 5353, .dport = 6300,
+				  .proto = IPPROTO_UDP, .payload = 64, .frag_off = 0x2000,
+				  .ip_id = 0x5001 };
+	struct pkt_spec later = { .saddr = POD2, .daddr = CLIENT, .proto = IPPROTO_UDP,
+				  .payload = 40, .frag_off = 0x0009, .ip_id = 0x5001,
+				  .no_l4 = true };
+	struct pkt_spec wf = first, wl = later;
+
+	dnat.daddr = POD2;
+	dnat.dport = 5353;
+	expect("query", xdp_fd(), &q, XDP_PASS, &dnat);
+	wf.saddr = VIP;
+	wf.sport = 53;
+	wl.saddr = VIP;
+	expect("first fragment of the reply", tc_fd(), &first, TC_ACT_OK, &wf);
+	expect("later fragment of the reply", tc_fd(), &later, TC_ACT_OK, &wl);
+	later.ip_id = 0x5002;
+	expect("a later fragment of an unknown reply: untouched", tc_fd(), &later, TC_ACT_OK, NULL);
+}
+
 /* The verifier's view of each program, so growth shows in every test run. */
 TEST(verifier_instruction_counts)
 {
@@ -1045,4 +1072,5 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(xdp_tcp_syn_to_vip_is_dnatted),
 	  TEST_CASE(tc_icmp_error_from_pod_is_reverse_translated),
 	  TEST_CASE(tc_icmpv6_error_from_pod_is_reverse_translated),
 	  TEST_CASE(tc_reply_is_redirected_by_the_fib), TEST_CASE(xdp_conntrack_hit_restores_evicted_reverse_nat),
+	  TEST_CASE(tc_fragmented_reply_is_translated),
 	  TEST_CASE(verifier_instruction_counts), TEST_CASE(zz_teardown))

@@ -337,6 +337,7 @@ static int clear_flows(void)
 
 	ret = ret ?: clear_map(dp.maps.rnat, sizeof(struct xvip_flow));
 	ret = ret ?: clear_map(dp.maps.frag, sizeof(struct xvip_frag_key));
+	ret = ret ?: clear_map(dp.maps.rfrag, sizeof(struct xvip_frag_key));
 	ret = ret ?: clear_map(dp.maps.affinity, sizeof(struct xvip_affinity_key));
 	rm_reset_flows(&model);
 	return ret;

@@ -26,6 +26,7 @@ static const struct {
 	{ XVIP_MAP_SRCRANGE, offsetof(struct xvip_maps, srcrange) },
 	{ XVIP_MAP_AFFINITY, offsetof(struct xvip_maps, affinity) },
 	{ XVIP_MAP_FRAG, offsetof(struct xvip_maps, frag) },
+	{ XVIP_MAP_RFRAG, offsetof(struct xvip_maps, rfrag) },
 };
 #define NMAPS (sizeof(map_table) / sizeof(map_table[0]))
 

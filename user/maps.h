@@ -15,7 +15,7 @@ struct bpf_object;
 
 struct xvip_maps {
 	int vip, svc, maglev, be, ct, rnat, stats, svc_stats, be_stats;
-	int srcrange, affinity, frag;
+	int srcrange, affinity, frag, rfrag;
 	int ncpus;
 };
 

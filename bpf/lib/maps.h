@@ -130,6 +130,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvip_sock_rev SEC(".maps");
 
+/* Replies fragmented by the pod: later fragments follow their first's translation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVIP_FRAG_MAX);
+	__type(key, struct xvip_frag_key);
+	__type(value, struct xvip_rnat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_rfrag SEC(".maps");
+
 XVIP_INLINE void xvip_count(void *map, __u32 idx, __u64 bytes)
 {
 	struct xvip_counter *c = bpf_map_lookup_elem(map, &idx);
