@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "test.h"
+#include "dptest.h"
 #include "pkt.h"
 #include "addr.h"
 #include "loader.h"
@@ -579,7 +580,6 @@ TEST(hold_down_after_withdraw_reason)
 TEST(aa_setup)
 {
 	struct xvip_dp_opts o = { .ct_size = 4096 };
-	int ret;
 
 	xvip_log_init(XVIP_LOG_WARN);
 	xvip_log_route_libs();
@@ -593,10 +593,8 @@ TEST(aa_setup)
 	}
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-drain-%d", getpid());
 	o.pin_dir = pin_dir;
-	ret = xvip_dp_load(&dp, &o);
-	if (ret) {
-		dp_skip = ret == -EPERM ? "bpf() not permitted (needs root/CAP_BPF)"
-					: "cannot load the BPF objects (see log)";
+	dp_skip = dptest_load(&dp, pin_dir, o.ct_size);
+	if (dp_skip) {
 		TEST_SKIP(dp_skip);
 	}
 	if (!ASSERT_OK(xvip_nl_open(&nl), "xvip_nl_open")) {

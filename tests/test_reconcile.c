@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 
 #include "test.h"
+#include "dptest.h"
 #include "addr.h"
 #include "loader.h"
 #include "log.h"
@@ -1056,7 +1057,6 @@ TEST(no_nl_never_touches_lo)
 TEST(aa_setup)
 {
 	struct xvip_dp_opts o = { .ct_size = 4096 };
-	int ret;
 
 	xvip_log_init(XVIP_LOG_WARN);
 	xvip_log_route_libs();
@@ -1070,10 +1070,8 @@ TEST(aa_setup)
 	}
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-reconcile-%d", getpid());
 	o.pin_dir = pin_dir;
-	ret = xvip_dp_load(&dp, &o);
-	if (ret) {
-		dp_skip = ret == -EPERM ? "bpf() not permitted (needs root/CAP_BPF)"
-					: "cannot load the BPF objects (see log)";
+	dp_skip = dptest_load(&dp, pin_dir, o.ct_size);
+	if (dp_skip) {
 		TEST_SKIP(dp_skip);
 	}
 	if (!ASSERT_OK(xvip_nl_open(&nl), "xvip_nl_open")) {

@@ -27,6 +27,7 @@
 #include <linux/bpf.h>
 
 #include "test.h"
+#include "dptest.h"
 #include "addr.h"
 #include "loader.h"
 #include "log.h"
@@ -337,10 +338,8 @@ static void setup(void)
 	}
 	snprintf(pin_dir, sizeof(pin_dir), PIN_PREFIX "%d", getpid());
 	o.pin_dir = pin_dir;
-	ret = xvip_dp_load(&dp, &o);
-	if (ret) {
-		dp_skip = ret == -EPERM ? "bpf() not permitted (needs root/CAP_BPF)"
-					: "cannot load the BPF objects (see log)";
+	dp_skip = dptest_load(&dp, pin_dir, o.ct_size);
+	if (dp_skip) {
 		return;
 	}
 	if (!dp.sock) {

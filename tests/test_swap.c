@@ -29,6 +29,7 @@
 #include <linux/bpf.h>
 
 #include "test.h"
+#include "dptest.h"
 #include "pkt.h"
 #include "addr.h"
 #include "loader.h"
@@ -393,7 +394,6 @@ static uint64_t stat_of(uint32_t idx)
 TEST(aa_setup)
 {
 	struct xvip_dp_opts o = { .ct_size = CT_SIZE };
-	int ret;
 
 	xvip_log_init(XVIP_LOG_WARN);
 	xvip_log_route_libs();
@@ -405,10 +405,8 @@ TEST(aa_setup)
 	}
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-swap-%d", getpid());
 	o.pin_dir = pin_dir;
-	ret = xvip_dp_load(&dp, &o);
-	if (ret) {
-		dp_skip = ret == -EPERM ? "bpf() not permitted (needs root/CAP_BPF)"
-					: "cannot load the BPF objects (see log)";
+	dp_skip = dptest_load(&dp, pin_dir, o.ct_size);
+	if (dp_skip) {
 		TEST_SKIP(dp_skip);
 	}
 	if (!ASSERT_OK(xvip_rc_init(&rc, &dp.maps, NULL, XVIP_MAGLEV_DEFAULT), "xvip_rc_init"))
