@@ -3,6 +3,7 @@
 (the tables the README carries) and, when gnuplot is installed, bench/results.png.
 
   bench_report.py --out DIR [--dp F] [--veth F] [--cp F] [--machine F] [--no-plot]
+  bench_report.py --out DIR --from DIR/results.json     (tables and plot again)
 
 Each input is what tests/bench_dp, tests/bench_veth and tests/bench_cp print;
 --machine is a JSON object describing the machine and the run (scripts/bench.sh
@@ -268,7 +269,7 @@ def plot(res, outdir):
                 f.write('"%s" %.4f %.4f\n' % (p, d["udp"]["mpps_median"], d["tcp"]["mpps_median"]))
         cmds += ["set title 'Through veth on one core, Mpps at the sink'",
                  "set style data histograms", "set style histogram clustered gap 1",
-                 "set ylabel 'Mpps'", "set key top left",
+                 "set ylabel 'Mpps'", "set key top left", "set yrange [0:*]",
                  "plot for [i=2:3] '%s' using i:xtic(1) title columnheader(i)" % os.path.join(
                      data, "veth.dat")]
     cp = res.get("control_plane")
@@ -287,13 +288,14 @@ def plot(res, outdir):
         rows = [s for s in cp.get("scaling", []) if "applied_s" in s]
         if cp.get("full_sync", {}).get("applied_s") is not None:
             rows.append(cp["full_sync"])
-        rows.sort(key=lambda s: (s["endpoints_per_service"], s["services"]))
+        rows.sort(key=lambda s: s["services"] * s["endpoints_per_service"])
         with open(os.path.join(data, "sync.dat"), "w") as f:
             for s in rows:
                 f.write('%d %.3f "%dx%d"\n' % (s["services"] * s["endpoints_per_service"],
                                               s["applied_s"], s["services"],
                                               s["endpoints_per_service"]))
         cmds += ["set title 'Full sync from a services file (Services x endpoints)'",
+                 "set yrange [*:*]", "set offsets graph 0.1, graph 0.2, graph 0.2, graph 0.1",
                  "set style data points", "set logscale xy", "set xlabel 'service endpoints'",
                  "set ylabel 's'", "set key off",
                  "plot '%s' using 1:2 with linespoints pt 7, '' using 1:2:3 with labels offset 0,1" % (
@@ -314,9 +316,12 @@ def main():
     ap.add_argument("--cp")
     ap.add_argument("--machine")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--from", dest="from_", help="rebuild the outputs from a results.json")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     res = {}
+    if a.from_:
+        res = load(a.from_)
     for key, path in (("machine", a.machine), ("dataplane", a.dp), ("throughput", a.veth),
                       ("control_plane", a.cp)):
         d = load(path)
