@@ -79,8 +79,10 @@ failed=()
 # run NAME CMD...: a benchmark that fails is reported, and the others still run.
 run() {
 	local name=$1; shift
-	if ! "$@"; then
-		echo "bench: $name failed (exit $?); its results are partial or missing" >&2
+	local rc=0
+	"$@" || rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "bench: $name failed (exit $rc); its results are partial or missing" >&2
 		failed+=("$name")
 	fi
 }
