@@ -241,11 +241,11 @@ test_initial_list_paginated_programs_maps() {
 		test "$(ctlx backends "$VIP:80/tcp" | grep -cE '198\.18\.20\.1[123]')" -eq 3
 	check "$VIP:53/udp in the maps" grep -q "$VIP:53/udp" <<<"$(ctlx services)"
 	check "ClusterIPs outside --vip-cidr not programmed" not grep -q 10.96.0 <<<"$(ctlx services)"
-	s=$(requests tcp "$VIP" 80 20 | python3 -c '
+	s=$(requests tcp "$VIP" 80 30 | python3 -c '
 import json, sys
 rs = [json.loads(l) for l in sys.stdin]
 print("ok=%d pods=%s" % (sum("error" not in r for r in rs), ",".join(sorted({r.get("pod", "-") for r in rs}))))')
-	check "traffic balanced over the three pods ($s)" test "$s" = "ok=20 pods=pod1,pod2,pod3"
+	check "traffic balanced over the three pods ($s)" test "$s" = "ok=30 pods=pod1,pod2,pod3"
 }
 
 test_added_modified_deleted_change_maps_and_lo() {
