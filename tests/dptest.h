@@ -7,10 +7,46 @@
 #ifndef XVIP_TEST_DPTEST_H
 #define XVIP_TEST_DPTEST_H
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "test.h"
 #include "loader.h"
+
+/*
+ * Pin dirs are named PREFIX-PID: remove those of this prefix whose process is
+ * gone (a run that was killed), before this run makes its own.
+ */
+static inline void dptest_remove_stale(const char *pin_dir)
+{
+	const char *dash = strrchr(pin_dir, '-'), *base = strrchr(pin_dir, '/');
+	char path[512];
+	struct dirent *de;
+	size_t plen;
+	DIR *d;
+
+	if (!dash || !base || dash < base)
+		return;
+	plen = (size_t)(dash - base);	/* "/xvip-test-NAME" */
+	d = opendir("/sys/fs/bpf");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		long pid;
+		char *end;
+
+		if (strncmp(de->d_name, base + 1, plen - 1) || de->d_name[plen - 1] != '-')
+			continue;
+		pid = strtol(de->d_name + plen, &end, 10);
+		if (*end || pid <= 0 || pid == getpid() || !kill((pid_t)pid, 0) || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
+		xvip_dp_cleanup(path);
+	}
+	closedir(d);
+}
 
 /*
  * Load into pin_dir. Returns NULL when loaded; otherwise why not, having
@@ -19,7 +55,10 @@
 static inline const char *dptest_load(struct xvip_dp *dp, const char *pin_dir, uint32_t ct_size)
 {
 	struct xvip_dp_opts o = { .pin_dir = pin_dir, .ct_size = ct_size };
-	int ret = xvip_dp_load(dp, &o);
+	int ret;
+
+	dptest_remove_stale(pin_dir);
+	ret = xvip_dp_load(dp, &o);
 
 	if (!ret)
 		return NULL;
