@@ -162,10 +162,7 @@ XVIP_INLINE int icmp_xlate_v4(void *data, void *data_end, const struct xvip_pkt 
 	ct = bpf_map_lookup_elem(&xvip_ct, &f);
 	if (!ct)
 		return -XVIP_DROP_ICMP_UNKNOWN;
-	res->be_id = ct->backend_id;
-	res->svc_id = ct->svc_id;
-	res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
-	if (!lb_be_valid(res->be, res->svc_id))
+	if (!lb_resolve(res, ct->backend_id, ct->svc_id))
 		return -XVIP_DROP_ICMP_UNKNOWN;
 	be_addr = res->be->addr.a[3];
 
@@ -223,10 +220,7 @@ XVIP_INLINE int icmp_xlate_v6(void *data, void *data_end, const struct xvip_pkt 
 	ct = bpf_map_lookup_elem(&xvip_ct, &f);
 	if (!ct)
 		return -XVIP_DROP_ICMP_UNKNOWN;
-	res->be_id = ct->backend_id;
-	res->svc_id = ct->svc_id;
-	res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
-	if (!lb_be_valid(res->be, res->svc_id))
+	if (!lb_resolve(res, ct->backend_id, ct->svc_id))
 		return -XVIP_DROP_ICMP_UNKNOWN;
 
 	if (in->nexthdr == IPPROTO_UDP) {

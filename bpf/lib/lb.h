@@ -46,6 +46,18 @@ XVIP_INLINE bool addr_is_v4(const struct xvip_addr *a)
 	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == bpf_htonl(0x0000ffff);
 }
 
+/*
+ * Resolve a backend a conntrack, fragment or ICMP lookup named; true when it
+ * still exists for the same service (ids are reused only long after).
+ */
+XVIP_INLINE bool lb_resolve(struct xvip_lb_result *res, __u32 be_id, __u32 svc_id)
+{
+	res->be_id = be_id;
+	res->svc_id = svc_id;
+	res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
+	return lb_be_valid(res->be, svc_id);
+}
+
 /* Maglev: the backend in svc_id's table for this hash. */
 XVIP_INLINE int lb_maglev(__u32 svc_id, __u32 hash, struct xvip_lb_result *res)
 {
@@ -204,10 +216,7 @@ XVIP_INLINE int lb_pick(const struct xvip_pkt *p, struct xvip_lb_result *res)
 		lb_frag_key(&fk, p);
 		fv = bpf_map_lookup_elem(&xvip_frag, &fk);
 		if (fv) {
-			res->be_id = fv->backend_id;
-			res->svc_id = fv->svc_id;
-			res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
-			if (!lb_be_valid(res->be, res->svc_id))
+			if (!lb_resolve(res, fv->backend_id, fv->svc_id))
 				return -XVIP_DROP_FRAGMENT;
 			res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
 			lb_record(flow, res, now);
@@ -217,10 +226,7 @@ XVIP_INLINE int lb_pick(const struct xvip_pkt *p, struct xvip_lb_result *res)
 
 	ct = bpf_map_lookup_elem(&xvip_ct, flow);
 	if (ct) {
-		res->be_id = ct->backend_id;
-		res->svc_id = ct->svc_id;
-		res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
-		if (likely(lb_be_valid(res->be, res->svc_id))) {
+		if (likely(lb_resolve(res, ct->backend_id, ct->svc_id))) {
 			res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
 			/*
 			 * One write a second at most: keeps the cache line shared.
@@ -269,10 +275,7 @@ XVIP_INLINE int lb_pick_later_frag(const struct xvip_pkt *p, const struct xvip_v
 	lb_frag_key(&fk, p);
 	fv = bpf_map_lookup_elem(&xvip_frag, &fk);
 	if (fv) {
-		res->be_id = fv->backend_id;
-		res->svc_id = fv->svc_id;
-		res->be = bpf_map_lookup_elem(&xvip_be, &res->be_id);
-		if (!lb_be_valid(res->be, res->svc_id))
+		if (!lb_resolve(res, fv->backend_id, fv->svc_id))
 			return -XVIP_DROP_FRAGMENT;
 		return XVIP_STAT_FRAG;
 	}
