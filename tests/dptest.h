@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include "test.h"
 #include "loader.h"
+#include "log.h"
+#include "nl.h"
 
 /*
  * Pin dirs are named PREFIX-PID: remove those of this prefix whose process is
@@ -66,6 +68,44 @@ static inline const char *dptest_load(struct xvip_dp *dp, const char *pin_dir, u
 		return "bpf() not permitted (needs root/CAP_BPF)";
 	TEST_FAIL("load the BPF objects into %s: %s (%d)", pin_dir, strerror(-ret), ret);
 	return "cannot load the BPF objects (see log)";
+}
+
+/*
+ * The whole fixture of a reconciler-level suite, in the test's own network
+ * namespace: lo up, the dataplane in /sys/fs/bpf/xvip-test-NAME-PID, and an
+ * rtnetlink handle. Returns NULL when ready, else why not (see dptest_load).
+ */
+static inline const char *dptest_start(const char *name, struct xvip_dp *dp, char *pin_dir,
+				       size_t len, struct xvip_nl **nl)
+{
+	const char *why;
+
+	xvip_log_init(XVIP_LOG_WARN);
+	xvip_log_route_libs();
+	if (system("ip link set lo up"))
+		return "cannot bring lo up";
+	snprintf(pin_dir, len, "/sys/fs/bpf/xvip-test-%s-%d", name, getpid());
+	why = dptest_load(dp, pin_dir, 4096);
+	if (why)
+		return why;
+	if (xvip_nl_open(nl)) {
+		TEST_FAIL("xvip_nl_open");
+		return "rtnetlink unavailable";
+	}
+	return NULL;
+}
+
+/* Undo dptest_start; the pin dir must be gone. */
+static inline void dptest_stop(struct xvip_dp *dp, const char *pin_dir, struct xvip_nl *nl)
+{
+	if (nl)
+		xvip_nl_close(nl);
+	if (dp->xdp)
+		xvip_dp_close(dp);
+	if (pin_dir[0]) {
+		xvip_dp_cleanup(pin_dir);
+		ASSERT_TRUE(access(pin_dir, F_OK) != 0, "pin dir removed");
+	}
 }
 
 #endif

@@ -579,41 +579,19 @@ TEST(hold_down_after_withdraw_reason)
 
 TEST(aa_setup)
 {
-	struct xvip_dp_opts o = { .ct_size = 4096 };
-
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
 	if (netns_err) {
 		dp_skip = netns_err;
 		TEST_SKIP(dp_skip);
 	}
-	if (system("ip link set lo up")) {
-		dp_skip = "cannot bring lo up";
+	dp_skip = dptest_start("drain", &dp, pin_dir, sizeof(pin_dir), &nl);
+	if (dp_skip)
 		TEST_SKIP(dp_skip);
-	}
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-drain-%d", getpid());
-	o.pin_dir = pin_dir;
-	dp_skip = dptest_load(&dp, pin_dir, o.ct_size);
-	if (dp_skip) {
-		TEST_SKIP(dp_skip);
-	}
-	if (!ASSERT_OK(xvip_nl_open(&nl), "xvip_nl_open")) {
-		dp_skip = "rtnetlink unavailable";
-		return;
-	}
 	dp_ok = true;
 }
 
 TEST(zz_teardown)
 {
-	if (nl)
-		xvip_nl_close(nl);
-	if (dp.xdp)
-		xvip_dp_close(&dp);
-	if (pin_dir[0]) {
-		xvip_dp_cleanup(pin_dir);
-		ASSERT_TRUE(access(pin_dir, F_OK) != 0, "pin dir removed");
-	}
+	dptest_stop(&dp, pin_dir, nl);
 }
 
 TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(drain_withdraws_first_and_keeps_established_flows),
