@@ -158,7 +158,7 @@ int xvip_bench_part_hash(struct xdp_md *ctx)
 	__u32 h;
 
 	part_flow(&f, part_seq++);
-	h = xvip_flow_hash(&f);
+	h = xvip_flow_hash(&f, XVIP_FLOW_SEED);
 	asm volatile("" : : "r"(h));
 	return XDP_PASS;
 }

@@ -73,7 +73,6 @@ XVIP_INLINE int sock_balance(void *ctx, struct xvip_addr *dst, __be16 *dport, __
 	struct xvip_svc_val *svc;
 	struct xvip_flow flow = {};
 	__u64 cookie;
-	int ret;
 
 	if (!bpf_map_lookup_elem(&xvip_vip, dst))
 		return XVIP_STAT_PASS;
@@ -94,12 +93,11 @@ XVIP_INLINE int sock_balance(void *ctx, struct xvip_addr *dst, __be16 *dport, __
 	flow.daddr = *dst;
 	flow.dport = *dport;
 	flow.proto = (__u8)proto;
-	ret = lb_maglev(svc->id, xvip_flow_hash(&flow), &res);
-	if (ret < 0)
+	if (!lb_init(&res, &flow) || lb_maglev(svc->id, res.hash, &res) < 0)
 		return -XVIP_DROP_SOCK_NO_BACKEND;
 	if (svc->flags & XVIP_SVC_F_AFFINITY) {
 		__builtin_memset(&flow.saddr, 0, sizeof(flow.saddr));
-		lb_affinity(&flow, svc, &res, bpf_ktime_get_ns());
+		lb_affinity(&flow, svc, &res, res.now);
 	}
 	/* An IPv4 socket cannot be sent to an IPv6 endpoint, nor the reverse. */
 	if (addr_is_v4(&res.be->addr) != addr_is_v4(dst))

@@ -73,7 +73,7 @@ XVIP_INLINE int east_west(struct __sk_buff *skb, struct cursor *c, struct xvip_p
 /* Endpoint -> client: the reply's source back to VIP:port (and a hairpin's destination). */
 XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *p, int *action)
 {
-	struct xvip_rnat_val *rv;
+	const struct xvip_cfg *cfg = xvip_cfg_get();
 	struct xvip_addr vip, dst = p->flow.daddr;
 	struct xvip_rnat_val rvc;
 	struct fwd fw;
@@ -81,15 +81,13 @@ XVIP_INLINE int reply(struct __sk_buff *skb, struct cursor *c, struct xvip_pkt *
 	__u8 flags;
 	int err;
 
-	if (parse_ports(c, p))
+	if (!cfg || parse_ports(c, p))
 		return XVIP_STAT_PASS;
-	rv = bpf_map_lookup_elem(&xvip_rnat, &p->flow);
-	if (!rv)
+	if (!rnat_lookup(cfg, &p->flow, &rvc))
 		return XVIP_STAT_PASS;
-	vip = rv->vip;
-	vport = rv->vport;
-	flags = rv->flags;
-	rvc = *rv;
+	vip = rvc.vip;
+	vport = rvc.vport;
+	flags = rvc.flags;
 	/* The client was the endpoint itself: back to it. */
 	if (flags & XVIP_RNAT_F_HAIRPIN)
 		dst = p->flow.saddr;
@@ -158,8 +156,9 @@ XVIP_INLINE int icmp_reply_v4(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 	struct icmp_quote q = { .icmp_off = p->l4_off, .ip_off = p->l4_off + 8,
 				.l4_off = p->l4_off + 8 + 20 };
 	__u32 icsum = q.icmp_off + offsetof(struct icmphdr, checksum);
+	const struct xvip_cfg *cfg = xvip_cfg_get();
 	struct xvip_flow rk = {};
-	struct xvip_rnat_val *rv;
+	struct xvip_rnat_val *rv, rvc;
 	struct xvip_addr vip, pod = p->flow.saddr;
 	struct fwd fw;
 	struct iphdr in;
@@ -181,9 +180,9 @@ XVIP_INLINE int icmp_reply_v4(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 	rk.proto = in.protocol;
 	if (rk.saddr.a[3] != pod.a[3])
 		return XVIP_STAT_PASS;
-	rv = bpf_map_lookup_elem(&xvip_rnat, &rk);
-	if (!rv)
+	if (!cfg || !rnat_lookup(cfg, &rk, &rvc))
 		return XVIP_STAT_PASS;
+	rv = &rvc;
 	vip = rv->vip;
 	p->flow.proto = IPPROTO_ICMP;
 	if (fwd_lookup(skb, p, &vip, &p->flow.daddr, &fw))
@@ -229,8 +228,9 @@ XVIP_INLINE int icmp_reply_v6(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 {
 	__u32 ip_off = p->l4_off + 8, l4_off = p->l4_off + 8 + 40;
 	__u32 icsum = p->l4_off + 2;
+	const struct xvip_cfg *cfg = xvip_cfg_get();
 	struct xvip_flow rk = {};
-	struct xvip_rnat_val *rv;
+	struct xvip_rnat_val *rv, rvc;
 	struct xvip_addr vip, pod = p->flow.saddr;
 	struct ipv6hdr in;
 	struct fwd fw;
@@ -251,9 +251,9 @@ XVIP_INLINE int icmp_reply_v6(struct __sk_buff *skb, struct xvip_pkt *p, int *ac
 	rk.proto = in.nexthdr;
 	if (!addr_eq(&rk.saddr, &pod))
 		return XVIP_STAT_PASS;
-	rv = bpf_map_lookup_elem(&xvip_rnat, &rk);
-	if (!rv)
+	if (!cfg || !rnat_lookup(cfg, &rk, &rvc))
 		return XVIP_STAT_PASS;
+	rv = &rvc;
 	vip = rv->vip;
 	vport = rv->vport;
 	if (fwd_lookup(skb, p, &vip, &p->flow.daddr, &fw))
@@ -310,7 +310,7 @@ XVIP_INLINE int process(struct __sk_buff *skb, int *action)
 	if (l4 == -XVIP_STAT_UNPARSED)
 		return XVIP_STAT_PASS;
 
-	vip = bpf_map_lookup_elem(&xvip_vip, &p.flow.daddr);
+	vip = vip_maybe(&p.flow.daddr) ? bpf_map_lookup_elem(&xvip_vip, &p.flow.daddr) : NULL;
 	if (vip)
 		return l4 < 0 ? l4 : east_west(skb, &c, &p, vip, action);
 	if (l4 < 0)

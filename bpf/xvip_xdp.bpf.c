@@ -121,6 +121,16 @@ XVIP_INLINE bool icmp6_is_error(__u8 type)
 	return type >= 1 && type <= 4;	/* unreachable, packet too big, time exceeded, param */
 }
 
+/* The endpoint of the balanced flow an ICMP error quotes. */
+XVIP_INLINE bool icmp_flow_resolve(const struct xvip_flow *f, struct xvip_lb_result *res)
+{
+	__u32 be_id, svc_id;
+	__u64 created;
+
+	return lb_init(res, f) && ct_lookup(res->cfg, f, res->hash, &be_id, &svc_id, &created) &&
+	       lb_resolve(res, be_id, svc_id);
+}
+
 /*
  * An ICMP error to a VIP about a balanced flow (a router on the way back to
  * the client answering a reply whose source was the VIP, e.g. fragmentation
@@ -133,7 +143,6 @@ XVIP_INLINE int icmp_xlate_v4(void *data, void *data_end, const struct xvip_pkt 
 	struct iphdr *iph = data + (p->l3_off & XDP_L3_MASK);
 	struct icmphdr *ic = data + (p->l4_off & XDP_L4_MASK);
 	struct xvip_flow f = {};
-	struct xvip_ct_val *ct;
 	struct iphdr *in;
 	__be32 vip, be_addr;
 	__be16 *ports;
@@ -159,10 +168,7 @@ XVIP_INLINE int icmp_xlate_v4(void *data, void *data_end, const struct xvip_pkt 
 	f.sport = ports[1];
 	f.dport = ports[0];
 	f.proto = in->protocol;
-	ct = bpf_map_lookup_elem(&xvip_ct, &f);
-	if (!ct)
-		return -XVIP_DROP_ICMP_UNKNOWN;
-	if (!lb_resolve(res, ct->backend_id, ct->svc_id))
+	if (!icmp_flow_resolve(&f, res))
 		return -XVIP_DROP_ICMP_UNKNOWN;
 	be_addr = res->be->addr.a[3];
 
@@ -194,7 +200,6 @@ XVIP_INLINE int icmp_xlate_v6(void *data, void *data_end, const struct xvip_pkt 
 	struct ipv6hdr *ip6 = data + (p->l3_off & XDP_L3_MASK);
 	struct icmphdr *ic = data + (p->l4_off & XDP_L4_MASK);
 	struct xvip_flow f = {};
-	struct xvip_ct_val *ct;
 	struct xvip_addr vip;
 	struct ipv6hdr *in;
 	__be16 *ports;
@@ -217,10 +222,7 @@ XVIP_INLINE int icmp_xlate_v6(void *data, void *data_end, const struct xvip_pkt 
 	f.sport = ports[1];
 	f.dport = ports[0];
 	f.proto = in->nexthdr;	/* quoted extension headers are not followed */
-	ct = bpf_map_lookup_elem(&xvip_ct, &f);
-	if (!ct)
-		return -XVIP_DROP_ICMP_UNKNOWN;
-	if (!lb_resolve(res, ct->backend_id, ct->svc_id))
+	if (!icmp_flow_resolve(&f, res))
 		return -XVIP_DROP_ICMP_UNKNOWN;
 
 	if (in->nexthdr == IPPROTO_UDP) {
@@ -240,6 +242,46 @@ XVIP_INLINE int icmp_xlate_v6(void *data, void *data_end, const struct xvip_pkt 
 	__builtin_memcpy(&in->saddr, &res->be->addr, sizeof(res->be->addr));
 	__builtin_memcpy(&ip6->daddr, &res->be->addr, sizeof(res->be->addr));
 	return XVIP_STAT_ICMP_XLATE;
+}
+
+XVIP_INLINE int rewrite(void *data, void *data_end, const struct xvip_pkt *p,
+			const struct xvip_lb_result *res, int ret)
+{
+	int err;
+
+	if (p->ipv6)
+		err = rewrite_v6(data, data_end, p, res->be);
+	else
+		err = rewrite_v4(data, data_end, p, res->be);
+	return err < 0 ? err : ret;
+}
+
+/*
+ * The common case, a TCP, UDP or SCTP packet that is not a fragment, in as
+ * few lookups as it takes: conntrack, else the service and Maglev; the
+ * VIP map only when no service has the port (a VIP's port nobody serves is
+ * dropped; another address whose filter bit is shared passes).
+ */
+XVIP_INLINE int process_l4(void *data, void *data_end, const struct xvip_pkt *p,
+			   struct xvip_lb_result *res)
+{
+	int ret;
+
+	if (!lb_init(res, &p->flow))
+		return -XVIP_DROP_NO_TABLE;
+	if (lb_established(&p->flow, res))
+		return rewrite(data, data_end, p, res, XVIP_STAT_LB_CT);
+	ret = lb_new_flow(&p->flow, res);
+	if (ret == -XVIP_DROP_UNSERVED) {
+		res->be = NULL;
+		return bpf_map_lookup_elem(&xvip_vip, &p->flow.daddr) ? ret : XVIP_STAT_PASS;
+	}
+	if (ret < 0)
+		return ret;
+	res->hairpin = addr_eq(&res->be->addr, &p->flow.saddr);
+	if (lb_record(&p->flow, res))
+		xvip_count(&xvip_stats, XVIP_STAT_CT_FAIL, 0);
+	return rewrite(data, data_end, p, res, ret);
 }
 
 /* Returns an enum xvip_stat (>= 0) or a negative drop reason. */
@@ -263,6 +305,16 @@ XVIP_INLINE int process(struct xdp_md *ctx, struct xvip_lb_result *res)
 		return XVIP_STAT_PASS;
 	if (l4 == -XVIP_STAT_UNPARSED)
 		return XVIP_STAT_UNPARSED;
+	if (!vip_maybe(&p.flow.daddr))
+		return l4 < 0 ? XVIP_STAT_UNPARSED : XVIP_STAT_PASS;
+
+	if (likely(l4 >= 0 && p.frag == XVIP_FRAG_NONE && p.l4_off <= XDP_L4_MASK &&
+		   (l4 == IPPROTO_TCP || l4 == IPPROTO_UDP || l4 == IPPROTO_SCTP))) {
+		struct cursor l4c = c;
+
+		if (!parse_ports(&l4c, &p))
+			return process_l4(data, data_end, &p, res);
+	}
 
 	vip = bpf_map_lookup_elem(&xvip_vip, &p.flow.daddr);
 	if (!vip)
@@ -291,11 +343,7 @@ XVIP_INLINE int process(struct xdp_md *ctx, struct xvip_lb_result *res)
 	ret = lb_pick(&p, res);
 	if (ret < 0)
 		return ret;
-	if (p.ipv6)
-		l4 = rewrite_v6(data, data_end, &p, res->be);
-	else
-		l4 = rewrite_v4(data, data_end, &p, res->be);
-	return l4 < 0 ? l4 : ret;
+	return rewrite(data, data_end, &p, res, ret);
 }
 
 SEC("xdp")

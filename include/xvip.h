@@ -23,13 +23,21 @@
 #define XVIP_MAGLEV_MAX		131071	/* largest table, prime */
 #define XVIP_MAGLEV_DEFAULT	16381	/* see README "Maglev table size" */
 
-/* Maps, by pinned name. The suffix-free names are layout version 1. */
+/*
+ * Maps, by pinned name. The suffix-free names are layout version 1; a map
+ * whose layout changed gets the next version's suffix, so a new xvipd never
+ * misreads an old pin (the loader migrates and removes the old one).
+ */
 #define XVIP_MAP_VIP		"xvip_vip"
+#define XVIP_MAP_VIPBITS	"xvip_vipbits"
 #define XVIP_MAP_SVC		"xvip_svc"
 #define XVIP_MAP_MAGLEV		"xvip_maglev"
 #define XVIP_MAP_BE		"xvip_be"
-#define XVIP_MAP_CT		"xvip_ct"
-#define XVIP_MAP_RNAT		"xvip_rnat"
+#define XVIP_MAP_CT		"xvip_ct_v2"
+#define XVIP_MAP_RNAT		"xvip_rnat_v2"
+#define XVIP_MAP_CFG		"xvip_cfg"
+#define XVIP_MAP_CT_V1		"xvip_ct"	/* LRU hash: struct xvip_flow -> xvip_ct_val */
+#define XVIP_MAP_RNAT_V1	"xvip_rnat"	/* LRU hash: struct xvip_flow -> xvip_rnat_val */
 #define XVIP_MAP_STATS		"xvip_stats"
 #define XVIP_MAP_SVC_STATS	"xvip_svc_stats"
 #define XVIP_MAP_BE_STATS	"xvip_be_stats"
@@ -179,10 +187,11 @@ struct xvip_flow {
 };
 _Static_assert(sizeof(struct xvip_flow) == 40, "xvip_flow layout");
 
+/* A conntrack entry as xvipctl and the tests see it (in the map: struct xvip_ct_bucket). */
 struct xvip_ct_val {
 	__u32 backend_id;
 	__u32 svc_id;
-	__u64 created_ns;	/* bpf_ktime_get_ns() at the first packet */
+	__u64 created_ns;	/* CLOCK_MONOTONIC at the first packet (to a clock tick) */
 	__u64 seen_ns;		/* last packet, refreshed at most once a second */
 };
 _Static_assert(sizeof(struct xvip_ct_val) == 24, "xvip_ct_val layout");
@@ -198,6 +207,86 @@ struct xvip_rnat_val {
 /* The flow was hairpinned: the reply's destination goes back to the pod itself. */
 #define XVIP_RNAT_F_HAIRPIN	1
 _Static_assert(sizeof(struct xvip_rnat_val) == 24, "xvip_rnat_val layout");
+
+/*
+ * Flow tables: xvip_ct_v2 (client -> VIP flow -> endpoint) and xvip_rnat_v2
+ * (reply leaving the endpoint -> VIP:port) are set-associative caches in
+ * BPF arrays, not kernel hash maps: an array element is found by address
+ * arithmetic, with no lock, no LRU list and no allocation, which makes a
+ * lookup about a fifth and an insert about a twentieth of an LRU hash's
+ * cost (README, Performance). The Maglev design paper's connection table
+ * is the same idea.
+ *
+ * Element i of each array is a bucket: a first cache line with the four
+ * ways' sequence counts, hash tags and last-seen times, then four 64-byte
+ * entries (flow and value), so a miss reads one line and a hit two. A flow
+ * lives in bucket (seeded flow hash & ct_mask) of its map. An insert takes
+ * the way of the same flow, else an empty one, else the one seen longest
+ * ago. A way is written under its sequence count: a writer makes it odd
+ * with a compare-and-swap (a second writer gives up), writes, then makes it
+ * even; a reader checks the count is even and unchanged around its copy, so
+ * a half-written entry is read as a miss, never as another flow's endpoint.
+ * (Stores and loads stay in program order on x86-64, the architecture the
+ * dataplane is built and tested for; see README.)
+ */
+#define XVIP_FT_WAYS		4
+
+struct xvip_ft_meta {
+	__u32 seq[XVIP_FT_WAYS];	/* even: stable; odd: being written; 0: never used */
+	__u32 tag[XVIP_FT_WAYS];	/* the flow's hash: a cheap first compare */
+	__u64 seen_ns[XVIP_FT_WAYS];	/* last refresh: the way seen longest ago goes first */
+};
+_Static_assert(sizeof(struct xvip_ft_meta) == 64, "xvip_ft_meta layout");
+
+struct xvip_ct_entry {
+	struct xvip_flow key;
+	__u32 backend_id;
+	__u32 svc_id;
+	__u64 created_ns;
+	__u64 pad;
+};
+_Static_assert(sizeof(struct xvip_ct_entry) == 64, "xvip_ct_entry layout");
+
+struct xvip_rnat_entry {
+	struct xvip_flow key;
+	struct xvip_rnat_val val;
+};
+_Static_assert(sizeof(struct xvip_rnat_entry) == 64, "xvip_rnat_entry layout");
+
+struct xvip_ct_bucket {
+	struct xvip_ft_meta m;
+	struct xvip_ct_entry way[XVIP_FT_WAYS];
+};
+
+struct xvip_rnat_bucket {
+	struct xvip_ft_meta m;
+	struct xvip_rnat_entry way[XVIP_FT_WAYS];
+};
+_Static_assert(sizeof(struct xvip_ct_bucket) == 320 && sizeof(struct xvip_rnat_bucket) == 320,
+	       "flow table buckets");
+
+/*
+ * xvip_cfg, one element, written by the loader before any program runs:
+ * the flow hash seed (random per map set; it places flows in the tables and
+ * in Maglev, so it lives as long as the pinned tables) and the bucket mask
+ * of both flow tables (buckets = a power of two).
+ */
+struct xvip_cfg {
+	__u32 hash_seed;
+	__u32 ct_mask;
+};
+_Static_assert(sizeof(struct xvip_cfg) == 8, "xvip_cfg layout");
+
+/*
+ * xvip_vipbits: a one-bit-per-hash filter of the VIP addresses (XVIP_VIPBITS
+ * bits in 64-bit words), so traffic to other addresses, nearly all of it,
+ * passes after one array read instead of a hash lookup. A set bit only
+ * means "look in xvip_vip". The daemon sets a VIP's bit before adding the
+ * VIP and clears it after the last VIP using it is gone.
+ */
+#define XVIP_VIPBITS_SHIFT	17
+#define XVIP_VIPBITS		(1u << XVIP_VIPBITS_SHIFT)
+#define XVIP_VIPBITS_WORDS	(XVIP_VIPBITS / 64)
 
 /*
  * xvip_sock_rev (LRU, XVIP_SOCK_REV_MAX entries): for a socket on the node

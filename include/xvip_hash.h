@@ -43,14 +43,17 @@ XVIP_INLINE __u32 xvip_rol32(__u32 word, unsigned int shift)
 		c ^= b; c -= xvip_rol32(b, 24);			\
 	} while (0)
 
-/* Hash of a client -> VIP flow; the key's padding must be zero. */
-XVIP_INLINE __u32 xvip_flow_hash(const struct xvip_flow *f)
+/*
+ * Hash of a flow, seeded with xvip_cfg.hash_seed (XVIP_FLOW_SEED was the
+ * fixed seed of layout version 1); the key's padding must be zero.
+ */
+XVIP_INLINE __u32 xvip_flow_hash(const struct xvip_flow *f, __u32 seed)
 {
 	const __u32 *k = (const __u32 *)f;
 	__u32 a, b, c;
 
 	_Static_assert(sizeof(*f) == 10 * sizeof(__u32), "flow hash covers the whole key");
-	a = b = c = XVIP_JHASH_INITVAL + (10 << 2) + XVIP_FLOW_SEED;
+	a = b = c = XVIP_JHASH_INITVAL + (10 << 2) + seed;
 	a += k[0]; b += k[1]; c += k[2];
 	__xvip_jhash_mix(a, b, c);
 	a += k[3]; b += k[4]; c += k[5];
@@ -60,6 +63,14 @@ XVIP_INLINE __u32 xvip_flow_hash(const struct xvip_flow *f)
 	a += k[9];
 	__xvip_jhash_final(a, b, c);
 	return c;
+}
+
+/* The xvip_vipbits bit of a VIP address: Fibonacci hashing of its folded words. */
+XVIP_INLINE __u32 xvip_vip_bit(const struct xvip_addr *a)
+{
+	__u32 x = a->a[0] ^ a->a[1] ^ a->a[2] ^ a->a[3];
+
+	return (x * 0x9e3779b1u) >> (32 - XVIP_VIPBITS_SHIFT);
 }
 
 #endif /* XVIP_HASH_H */

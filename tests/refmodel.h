@@ -254,6 +254,7 @@ struct rm_counts {
 
 struct rm {
 	struct rm_config cfg;
+	uint32_t hash_seed;	/* the dataplane's xvip_cfg.hash_seed */
 	struct rm_tab ct;	/* xvip_flow -> struct rm_ctv */
 	struct rm_tab rnat;	/* xvip_flow -> struct xvip_rnat_val */
 	struct rm_tab frag;	/* xvip_frag_key -> struct xvip_frag_val */
@@ -699,7 +700,7 @@ static inline int rm_new_flow(struct rm *m, const struct xvip_flow *f, struct rm
 		return -XVIP_DROP_UNSERVED;
 	if ((svc->flags & XVIP_SVC_F_SRC_RANGES) && !rm_src_allowed(m, svc->id, &f->saddr))
 		return -XVIP_DROP_SRC_RANGE;
-	ret = rm_maglev(m, svc->id, xvip_flow_hash(f), pk);
+	ret = rm_maglev(m, svc->id, xvip_flow_hash(f, m->hash_seed), pk);
 	if (ret < 0 || !(svc->flags & XVIP_SVC_F_AFFINITY))
 		return ret;
 
@@ -792,7 +793,7 @@ static inline int rm_lb_later(struct rm *m, const struct rm_ip *ip, const struct
 	if (!svc1)
 		return -XVIP_DROP_FRAGMENT;
 	rm_flow(ip, 0, 0, &f);
-	ret = rm_maglev(m, svc1 - 1, xvip_flow_hash(&f), pk);
+	ret = rm_maglev(m, svc1 - 1, xvip_flow_hash(&f, m->hash_seed), pk);
 	if (ret < 0)
 		return ret;
 	struct xvip_frag_val nv = { pk->be_id, pk->svc_id };

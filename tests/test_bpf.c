@@ -113,6 +113,15 @@ static int set_frag_svcs(const char *vip, uint32_t nports, uint32_t udp_id1, uin
 	return xvip_maps_vip_set(&dp.maps, &a, &vv);
 }
 
+/* The seed the loader gave the flow hash (xvip_cfg). */
+static uint32_t flow_seed(void)
+{
+	struct xvip_cfg cfg = { 0 };
+
+	xvip_maps_cfg_get(&dp.maps, &cfg);
+	return cfg.hash_seed;
+}
+
 static uint64_t stat_of(uint32_t idx)
 {
 	struct xvip_counter c = {};
@@ -698,7 +707,7 @@ TEST(xdp_maglev_pick_matches_flow_hash)
 
 		addr(CLIENT, &f.saddr);
 		addr("198.18.21.2", &f.daddr);
-		slot = xvip_flow_hash(&f) % 251;
+		slot = xvip_flow_hash(&f, flow_seed()) % 251;
 		out.daddr = pods[slot % 3];	/* table[i] = first_be + i % 3 */
 		out.dport = 8080;
 		seen[slot % 3]++;
@@ -959,14 +968,14 @@ TEST(xdp_conntrack_hit_restores_evicted_reverse_nat)
 	addr(VIP, &f.daddr);
 	addr(POD1, &rk.saddr);
 	addr(CLIENT, &rk.daddr);
-	if (!ASSERT_OK(bpf_map_delete_elem(dp.maps.rnat, &rk), "evict the reverse entry"))
+	if (!ASSERT_OK(xvip_maps_rnat_del(&dp.maps, &rk), "evict the reverse entry"))
 		return;
 	expect("reply without its entry: untranslated", tc_fd(), &reply, TC_ACT_OK, NULL);
 	/* A second later (as far as the entry knows), the flow's next packet. */
 	if (!ASSERT_OK(xvip_maps_ct_get(&dp.maps, &f, &ct), "conntrack entry"))
 		return;
 	ct.seen_ns = 0;
-	ASSERT_OK(bpf_map_update_elem(dp.maps.ct, &f, &ct, BPF_EXIST), "age it");
+	ASSERT_OK(xvip_maps_ct_put(&dp.maps, &f, &ct), "age it");
 	syn.tcp_flags = TH_ACK;
 	dnat.tcp_flags = TH_ACK;
 	expect("established packet", xdp_fd(), &syn, XDP_PASS, &dnat);
@@ -1003,6 +1012,168 @@ TEST(tc_fragmented_reply_is_translated)
 }
 
 /* The verifier's view of each program, so growth shows in every test run. */
+
+/* Source ports of CLIENT -> VIP:80/tcp flows whose conntrack entries share one bucket. */
+static int same_bucket_flows(struct xvip_flow *f, uint16_t *sport, int n)
+{
+	struct xvip_cfg cfg;
+	uint32_t bucket = 0;
+	int found = 0;
+
+	if (xvip_maps_cfg_get(&dp.maps, &cfg))
+		return -1;
+	for (uint32_t p = 10000; p < 65000 && found < n; p++) {
+		struct xvip_flow x = { .sport = htons((uint16_t)p), .dport = htons(80),
+				       .proto = IPPROTO_TCP };
+		uint32_t b;
+
+		addr(CLIENT, &x.saddr);
+		addr(VIP, &x.daddr);
+		b = xvip_flow_hash(&x, cfg.hash_seed) & cfg.ct_mask;
+		if (found && b != bucket)
+			continue;
+		bucket = b;
+		f[found] = x;
+		sport[found++] = (uint16_t)p;
+	}
+	return found == n ? 0 : -1;
+}
+
+TEST(conntrack_full_bucket_gives_up_the_way_seen_longest_ago)
+{
+	NEED_DP();
+	struct xvip_flow f[XVIP_FT_WAYS + 1];
+	uint16_t sport[XVIP_FT_WAYS + 1];
+	struct xvip_ct_val ct;
+	int i;
+
+	if (!ASSERT_OK(same_bucket_flows(f, sport, XVIP_FT_WAYS + 1), "five flows, one bucket") ||
+	    !ASSERT_OK(xvip_maps_ft_clear(&dp.maps), "empty the tables"))
+		return;
+	for (i = 0; i <= XVIP_FT_WAYS; i++) {
+		struct pkt_spec in = { .saddr = CLIENT, .daddr = VIP, .sport = sport[i],
+				       .dport = 80, .proto = IPPROTO_TCP, .tcp_flags = TH_SYN };
+		struct pkt_spec out = in;
+
+		out.daddr = POD1;
+		out.dport = 8080;
+		if (i == XVIP_FT_WAYS) {
+			/* ways 0..2 seen again a few clock ticks later; way 3 not */
+			usleep(30000);
+			for (int j = 0; j < XVIP_FT_WAYS - 1; j++) {
+				struct pkt_spec a = in, ao;
+
+				a.sport = sport[j];
+				a.tcp_flags = TH_ACK;
+				ao = a;
+				ao.daddr = POD1;
+				ao.dport = 8080;
+				expect("established", xdp_fd(), &a, XDP_PASS, &ao);
+			}
+			usleep(30000);
+		}
+		expect("syn", xdp_fd(), &in, XDP_PASS, &out);
+	}
+	for (i = 0; i <= XVIP_FT_WAYS; i++) {
+		int ret = xvip_maps_ct_get(&dp.maps, &f[i], &ct);
+
+		if (i == XVIP_FT_WAYS - 1)
+			ASSERT_EQ(ret, -ENOENT, "the flow seen longest ago gave up its way");
+		else if (ASSERT_OK(ret, "flow kept"))
+			ASSERT_EQ(ct.backend_id, 1, "its endpoint");
+	}
+}
+
+static void v4_addr_of(uint32_t host, struct xvip_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->a[2] = htonl(0xffff);
+	a->a[3] = htonl(host);
+}
+
+static bool vip_bit_set(const struct xvip_addr *a)
+{
+	uint32_t bit = xvip_vip_bit(a), word = bit / 64;
+	uint64_t w = 0;
+
+	bpf_map_lookup_elem(dp.maps.vipbits, &word, &w);
+	return (w >> (bit % 64)) & 1;
+}
+
+TEST(vip_filter_bit_is_set_while_a_vip_uses_it)
+{
+	NEED_DP();
+	struct xvip_vip_val v = { .nports = 1 };
+	struct xvip_addr a, b;
+	uint32_t n = 0;
+
+	/* two addresses on one filter bit no configured VIP uses */
+	do {
+		v4_addr_of(0xc6336400u + n++, &a);	/* 198.51.100.0 + n */
+	} while (vip_bit_set(&a));
+	do {
+		v4_addr_of(0xcb007100u + n++, &b);	/* 203.0.113.0 + n */
+	} while (xvip_vip_bit(&b) != xvip_vip_bit(&a) && n < 10000000);
+	if (!ASSERT_EQ(xvip_vip_bit(&b), xvip_vip_bit(&a), "a second address on the bit"))
+		return;
+	ASSERT_OK(xvip_maps_vip_set(&dp.maps, &a, &v), "add one");
+	ASSERT_TRUE(vip_bit_set(&a), "bit set with the first VIP");
+	ASSERT_OK(xvip_maps_vip_set(&dp.maps, &b, &v), "add the other");
+	ASSERT_OK(xvip_maps_vip_set(&dp.maps, &a, &v), "update the first");
+	ASSERT_OK(xvip_maps_vip_del(&dp.maps, &a), "remove the first");
+	ASSERT_TRUE(vip_bit_set(&a), "bit still set: the other VIP uses it");
+	ASSERT_OK(xvip_maps_vip_del(&dp.maps, &b), "remove the other");
+	ASSERT_TRUE(!vip_bit_set(&a), "bit cleared with the last VIP");
+	addr(VIP, &a);
+	ASSERT_TRUE(vip_bit_set(&a), "a configured VIP's bit stays");
+}
+
+TEST(layout_v1_conntrack_is_migrated)
+{
+	NEED_DP();
+	struct xvip_dp_opts o = { .ct_size = 4096 };
+	struct xvip_flow f = { .sport = htons(41000), .dport = htons(80), .proto = IPPROTO_TCP };
+	struct xvip_flow rk = { .sport = htons(8080), .dport = htons(41000), .proto = IPPROTO_TCP };
+	struct xvip_ct_val cv = { .backend_id = 1, .svc_id = 1, .created_ns = 5, .seen_ns = 6 }, got;
+	struct xvip_rnat_val rv = { .vport = htons(80), .svc_id = 1 }, rgot;
+	char dir[128], path[256];
+	struct xvip_dp d2;
+	struct xvip_cfg cfg;
+	int ct, rn, ret;
+
+	addr(CLIENT, &f.saddr);
+	addr(VIP, &f.daddr);
+	addr(POD1, &rk.saddr);
+	addr(CLIENT, &rk.daddr);
+	addr(VIP, &rv.vip);
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/xvip-test-bpf-v1-%d", getpid());
+	if (!ASSERT_OK(mkdir(dir, 0700), "pin dir"))
+		return;
+	ct = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "xvip_ct", sizeof(f), sizeof(cv), 1024, NULL);
+	rn = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "xvip_rnat", sizeof(rk), sizeof(rv), 1024,
+			    NULL);
+	snprintf(path, sizeof(path), "%s/%s", dir, XVIP_MAP_CT_V1);
+	ret = ct < 0 || rn < 0 || bpf_map_update_elem(ct, &f, &cv, BPF_ANY) ||
+	      bpf_map_update_elem(rn, &rk, &rv, BPF_ANY) || bpf_obj_pin(ct, path);
+	snprintf(path, sizeof(path), "%s/%s", dir, XVIP_MAP_RNAT_V1);
+	ret = ret || bpf_obj_pin(rn, path);
+	close(ct);
+	close(rn);
+	o.pin_dir = dir;
+	if (ASSERT_OK(ret, "version 1 maps pinned") && ASSERT_OK(xvip_dp_load(&d2, &o), "load")) {
+		if (ASSERT_OK(xvip_maps_cfg_get(&d2.maps, &cfg), "config"))
+			ASSERT_EQ(cfg.hash_seed, XVIP_FLOW_SEED, "the old seed kept");
+		if (ASSERT_OK(xvip_maps_ct_get(&d2.maps, &f, &got), "conntrack entry migrated"))
+			ASSERT_MEMEQ(&got, &cv, sizeof(cv), "its value");
+		if (ASSERT_OK(xvip_maps_rnat_get(&d2.maps, &rk, &rgot), "reverse entry migrated"))
+			ASSERT_MEMEQ(&rgot, &rv, sizeof(rv), "its value");
+		ASSERT_TRUE(access(path, F_OK) != 0, "old pins removed");
+		xvip_dp_close(&d2);
+	}
+	xvip_dp_cleanup(dir);
+	rmdir(dir);
+}
+
 TEST(verifier_instruction_counts)
 {
 	NEED_DP();
@@ -1073,4 +1244,7 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(xdp_tcp_syn_to_vip_is_dnatted),
 	  TEST_CASE(tc_icmpv6_error_from_pod_is_reverse_translated),
 	  TEST_CASE(tc_reply_is_redirected_by_the_fib), TEST_CASE(xdp_conntrack_hit_restores_evicted_reverse_nat),
 	  TEST_CASE(tc_fragmented_reply_is_translated),
+	  TEST_CASE(conntrack_full_bucket_gives_up_the_way_seen_longest_ago),
+	  TEST_CASE(vip_filter_bit_is_set_while_a_vip_uses_it),
+	  TEST_CASE(layout_v1_conntrack_is_migrated),
 	  TEST_CASE(verifier_instruction_counts), TEST_CASE(zz_teardown))

@@ -333,9 +333,8 @@ static int clear_map(int fd, size_t klen)
 
 static int clear_flows(void)
 {
-	int ret = clear_map(dp.maps.ct, sizeof(struct xvip_flow));
+	int ret = xvip_maps_ft_clear(&dp.maps);
 
-	ret = ret ?: clear_map(dp.maps.rnat, sizeof(struct xvip_flow));
 	ret = ret ?: clear_map(dp.maps.frag, sizeof(struct xvip_frag_key));
 	ret = ret ?: clear_map(dp.maps.rfrag, sizeof(struct xvip_frag_key));
 	ret = ret ?: clear_map(dp.maps.affinity, sizeof(struct xvip_affinity_key));
@@ -1004,7 +1003,7 @@ static int check_state(const struct rm_result *r, char *msg, size_t len)
 				 ct.backend_id, ct.svc_id, r->ct_val.backend_id, r->ct_val.svc_id);
 			return -1;
 		}
-		if (bpf_map_lookup_elem(dp.maps.rnat, &r->rnat_key, &rv)) {
+		if (xvip_maps_rnat_get(&dp.maps, &r->rnat_key, &rv)) {
 			snprintf(msg, len, "no reverse-NAT entry for the balanced flow");
 			return -1;
 		}
@@ -1062,7 +1061,12 @@ TEST(pktfuzz_xdp_and_tc_match_the_reference_model)
 {
 	unsigned long npackets = env_ul("XVIP_FUZZ_PACKETS", 30000);
 	uint64_t seed = env_ul("XVIP_FUZZ_SEED", 0x78766970);
-	struct xvip_dp_opts o = { .ct_size = 65536 };
+	/*
+	 * The model's flow tables never lose an entry; with 4000 flows in
+	 * 262144 four-way buckets the dataplane's lose one (a fifth flow in
+	 * one bucket) once in about 600000 clears.
+	 */
+	struct xvip_dp_opts o = { .ct_size = 1 << 20 };
 	static uint8_t in[RM_PKT_MAX], out[RM_PKT_MAX];
 	static struct rm_result r;
 	unsigned long mismatches = 0, hooks[2] = { 0 }, flow_resets = 0, churns = 0, refused = 0;
@@ -1089,6 +1093,13 @@ TEST(pktfuzz_xdp_and_tc_match_the_reference_model)
 		return;
 	if (!ASSERT_OK(cfg_install(), "program the maps"))
 		goto out;
+	{
+		struct xvip_cfg c;
+
+		if (!ASSERT_OK(xvip_maps_cfg_get(&dp.maps, &c), "read the flow hash seed"))
+			goto out;
+		model.hash_seed = c.hash_seed;
+	}
 	printf("INFO pktfuzz: seed 0x%" PRIx64 ", %lu packets (XVIP_FUZZ_SEED, XVIP_FUZZ_PACKETS)\n",
 	       seed, npackets);
 	fflush(stdout);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 #include <linux/if_link.h>
@@ -22,6 +23,7 @@
 #include "xvip_tc.skel.h"
 #include "xvip_sock.skel.h"
 #include "loader.h"
+#include "xvip_hash.h"
 #include "log.h"
 
 #define XVIP_XDP_PROG_NAME	"xvip_xdp"
@@ -97,8 +99,127 @@ static int size_obj_maps(struct bpf_object *obj, uint32_t ct_size)
 		const char *name = bpf_map__name(map);
 
 		if (!strcmp(name, XVIP_MAP_CT) || !strcmp(name, XVIP_MAP_RNAT))
-			ret = ret ?: bpf_map__set_max_entries(map, ct_size);
+			ret = ret ?: bpf_map__set_max_entries(map, xvip_ft_buckets(ct_size));
 	}
+	return ret;
+}
+
+/*
+ * Layout version 1 kept conntrack in LRU hash maps (XVIP_MAP_CT_V1,
+ * XVIP_MAP_RNAT_V1) and hashed flows with the fixed XVIP_FLOW_SEED. Their
+ * flows are copied into the new tables, with the old seed so Maglev keeps
+ * placing new flows where the old programs did, and the old pins go. The old
+ * programs still run on the old maps until they are replaced.
+ */
+/* Every entry of a v1 LRU hash map (key struct xvip_flow), malloc'd. */
+static int read_v1(int fd, size_t vlen, struct xvip_flow **keys, void **vals, size_t *n)
+{
+	struct xvip_flow key, next;
+	size_t cap = 0;
+	void *prev = NULL;
+
+	*keys = NULL;
+	*vals = NULL;
+	*n = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (*n == cap) {
+			void *k, *v;
+
+			cap = cap ? cap * 2 : 4096;
+			k = realloc(*keys, cap * sizeof(**keys));
+			v = k ? realloc(*vals, cap * vlen) : NULL;
+			if (k)
+				*keys = k;
+			if (!v)
+				return -ENOMEM;
+			*vals = v;
+		}
+		if (bpf_map_lookup_elem(fd, &key, (char *)*vals + *n * vlen))
+			continue;	/* gone meanwhile */
+		(*keys)[(*n)++] = key;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/*
+ * Layout version 1 kept conntrack in LRU hash maps (XVIP_MAP_CT_V1,
+ * XVIP_MAP_RNAT_V1) and hashed flows with the fixed XVIP_FLOW_SEED. Their
+ * flows are copied into the new tables, with the old seed so Maglev keeps
+ * placing new flows where the old programs did, and the old pins go. The old
+ * programs still run on the old maps until they are replaced.
+ */
+static int migrate_v1(struct xvip_dp *dp, struct xvip_cfg *cfg)
+{
+	char ct_path[PATH_MAX], rnat_path[PATH_MAX];
+	struct xvip_flow *ck = NULL, *rk = NULL;
+	void *cv = NULL, *rv = NULL;
+	size_t nct = 0, nrnat = 0;
+	int ct, rnat, ret;
+
+	snprintf(ct_path, sizeof(ct_path), "%s/%s", dp->pin_dir, XVIP_MAP_CT_V1);
+	snprintf(rnat_path, sizeof(rnat_path), "%s/%s", dp->pin_dir, XVIP_MAP_RNAT_V1);
+	ct = bpf_obj_get(ct_path);
+	if (ct < 0)
+		return errno == ENOENT ? 0 : -errno;
+	rnat = bpf_obj_get(rnat_path);
+	cfg->hash_seed = XVIP_FLOW_SEED;
+	ret = xvip_maps_cfg_set(&dp->maps, cfg);
+	ret = ret ?: read_v1(ct, sizeof(struct xvip_ct_val), &ck, &cv, &nct);
+	if (rnat >= 0)
+		ret = ret ?: read_v1(rnat, sizeof(struct xvip_rnat_val), &rk, &rv, &nrnat);
+	ret = ret ?: xvip_maps_ct_load(&dp->maps, ck, cv, nct);
+	ret = ret ?: xvip_maps_rnat_load(&dp->maps, rk, rv, nrnat);
+	close(ct);
+	if (rnat >= 0)
+		close(rnat);
+	free(ck);
+	free(cv);
+	free(rk);
+	free(rv);
+	if (ret)
+		return ret;
+	log_info("flow tables: %zu conntrack and %zu reverse-NAT entries migrated from layout "
+		 "version 1 (%s, %s removed)", nct, nrnat, ct_path, rnat_path);
+	unlink(ct_path);
+	unlink(rnat_path);
+	return 0;
+}
+
+/*
+ * xvip_cfg before any program runs: adopted tables keep their seed (it
+ * places their flows); new ones get a random one, so nobody outside can
+ * aim flows at one bucket or one Maglev slot.
+ */
+static int init_cfg(struct xvip_dp *dp, uint32_t ct_size)
+{
+	struct xvip_cfg cfg;
+	int ret = xvip_maps_cfg_get(&dp->maps, &cfg);
+
+	if (ret) {
+		log_err("read %s: %s (%d)", XVIP_MAP_CFG, strerror(-ret), ret);
+		return ret;
+	}
+	if (cfg.hash_seed && cfg.ct_mask == xvip_ft_buckets(ct_size) - 1)
+		return 0;
+	cfg.ct_mask = xvip_ft_buckets(ct_size) - 1;
+	if (!cfg.hash_seed) {
+		ret = migrate_v1(dp, &cfg);
+		if (ret)
+			log_warn("migrate layout version 1 conntrack: %s (%d); its flows are "
+				 "balanced by Maglev again", strerror(-ret), ret);
+	}
+	while (!cfg.hash_seed) {
+		if (getrandom(&cfg.hash_seed, sizeof(cfg.hash_seed), 0) < 0) {
+			ret = -errno;
+			log_err("getrandom: %s (%d)", strerror(-ret), ret);
+			return ret;
+		}
+	}
+	ret = xvip_maps_cfg_set(&dp->maps, &cfg);
+	if (ret)
+		log_err("write %s: %s (%d)", XVIP_MAP_CFG, strerror(-ret), ret);
 	return ret;
 }
 
@@ -199,6 +320,9 @@ int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
 		log_err("find maps in xdp object: %s (%d)", strerror(-ret), ret);
 		goto err;
 	}
+	ret = init_cfg(dp, o->ct_size);
+	if (ret)
+		goto err;
 	load_sock(dp, o, &oo);
 	return 0;
 err:
@@ -214,6 +338,7 @@ void xvip_dp_close(struct xvip_dp *dp)
 	xvip_xdp__destroy(dp->xdp);
 	dp->tc = NULL;
 	dp->xdp = NULL;
+	xvip_maps_release(&dp->maps);
 	xvip_maps_init(&dp->maps);
 }
 

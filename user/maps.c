@@ -9,12 +9,15 @@
 #include <bpf/libbpf.h>
 
 #include "maps.h"
+#include "xvip_hash.h"
 
 static const struct {
 	const char *name;
 	size_t off;
 } map_table[] = {
 	{ XVIP_MAP_VIP, offsetof(struct xvip_maps, vip) },
+	{ XVIP_MAP_VIPBITS, offsetof(struct xvip_maps, vipbits) },
+	{ XVIP_MAP_CFG, offsetof(struct xvip_maps, cfg) },
 	{ XVIP_MAP_SVC, offsetof(struct xvip_maps, svc) },
 	{ XVIP_MAP_MAGLEV, offsetof(struct xvip_maps, maglev) },
 	{ XVIP_MAP_BE, offsetof(struct xvip_maps, be) },
@@ -45,6 +48,7 @@ void xvip_maps_init(struct xvip_maps *m)
 	for (size_t i = 0; i < NMAPS; i++)
 		*map_fd(m, i) = -1;
 	m->ncpus = libbpf_num_possible_cpus();
+	m->vb = NULL;
 }
 
 int xvip_maps_from_obj(struct xvip_maps *m, struct bpf_object *obj)
@@ -86,6 +90,7 @@ int xvip_maps_open_pinned(struct xvip_maps *m, const char *dir, char *err, size_
 
 void xvip_maps_close(struct xvip_maps *m)
 {
+	xvip_maps_release(m);
 	for (size_t i = 0; i < NMAPS; i++) {
 		if (*map_fd(m, i) >= 0)
 			close(*map_fd(m, i));
@@ -93,17 +98,105 @@ void xvip_maps_close(struct xvip_maps *m)
 	}
 }
 
+struct xvip_vipbit_refs {
+	uint32_t n[XVIP_VIPBITS];
+};
+
+void xvip_maps_release(struct xvip_maps *m)
+{
+	free(m->vb);
+	m->vb = NULL;
+}
+
+static int vipbits_write(const struct xvip_maps *m, uint32_t bit)
+{
+	uint32_t word = bit / 64;
+	uint64_t w = 0;
+
+	for (uint32_t b = 0; b < 64; b++)
+		if (m->vb->n[word * 64 + b])
+			w |= 1ULL << b;
+	return ret_errno(bpf_map_update_elem(m->vipbits, &word, &w, BPF_ANY));
+}
+
+/*
+ * Count the VIPs behind every bit from the map itself (a restarted daemon
+ * adopts what is there) and rewrite every word from the counts.
+ */
+static int vipbits_build(struct xvip_maps *mm)
+{
+	struct xvip_addr key, next;
+	void *prev = NULL;
+	int ret = 0;
+
+	mm->vb = calloc(1, sizeof(*mm->vb));
+	if (!mm->vb)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(mm->vip, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		mm->vb->n[xvip_vip_bit(&key)]++;
+	}
+	if (errno != ENOENT)
+		ret = -errno;
+	for (uint32_t word = 0; !ret && word < XVIP_VIPBITS_WORDS; word++)
+		ret = vipbits_write(mm, word * 64);
+	if (ret)
+		xvip_maps_release(mm);
+	return ret;
+}
+
 int xvip_maps_vip_set(const struct xvip_maps *m, const struct xvip_addr *vip,
 		      const struct xvip_vip_val *v)
 {
+	struct xvip_maps *mm = (struct xvip_maps *)m;
+	uint32_t bit = xvip_vip_bit(vip);
+	struct xvip_vip_val cur;
+	int ret;
+
+	if (!m->vb && (ret = vipbits_build(mm)))
+		return ret;
+	if (bpf_map_lookup_elem(m->vip, vip, &cur)) {
+		if (m->vb->n[bit]++ == 0 && (ret = vipbits_write(m, bit))) {
+			m->vb->n[bit]--;
+			return ret;
+		}
+		ret = ret_errno(bpf_map_update_elem(m->vip, vip, v, BPF_NOEXIST));
+		if (ret && --m->vb->n[bit] == 0)
+			vipbits_write(m, bit);
+		return ret;
+	}
 	return ret_errno(bpf_map_update_elem(m->vip, vip, v, BPF_ANY));
 }
 
 int xvip_maps_vip_del(const struct xvip_maps *m, const struct xvip_addr *vip)
 {
-	int ret = ret_errno(bpf_map_delete_elem(m->vip, vip));
+	struct xvip_maps *mm = (struct xvip_maps *)m;
+	uint32_t bit = xvip_vip_bit(vip);
+	int ret;
 
-	return ret == -ENOENT ? 0 : ret;
+	if (!m->vb && (ret = vipbits_build(mm)))
+		return ret;
+	ret = ret_errno(bpf_map_delete_elem(m->vip, vip));
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	if (m->vb->n[bit] && --m->vb->n[bit] == 0)
+		return vipbits_write(m, bit);
+	return 0;
+}
+
+int xvip_maps_cfg_get(const struct xvip_maps *m, struct xvip_cfg *cfg)
+{
+	uint32_t zero = 0;
+
+	return ret_errno(bpf_map_lookup_elem(m->cfg, &zero, cfg));
+}
+
+int xvip_maps_cfg_set(const struct xvip_maps *m, const struct xvip_cfg *cfg)
+{
+	uint32_t zero = 0;
+
+	return ret_errno(bpf_map_update_elem(m->cfg, &zero, cfg, BPF_ANY));
 }
 
 int xvip_maps_svc_set(const struct xvip_maps *m, const struct xvip_svc_key *k,
@@ -412,30 +505,312 @@ int xvip_maps_counter(const struct xvip_maps *m, int fd, uint32_t idx, struct xv
 	return ret;
 }
 
+uint32_t xvip_ft_buckets(uint32_t flows)
+{
+	uint32_t b = 1;
+
+	while (b * XVIP_FT_WAYS < flows && b < (1u << 30))
+		b <<= 1;
+	return b;
+}
+
+/*
+ * One flow table: ct or rnat. Their buckets have the same shape (meta line,
+ * four 64-byte entries starting with the flow), so one bucket type serves.
+ */
+struct ft {
+	int fd;
+	uint32_t seed, mask;
+};
+
+typedef struct xvip_rnat_bucket ft_bucket;
+
+static int ft_open(const struct xvip_maps *m, struct ft *t, bool rnat)
+{
+	struct xvip_cfg cfg;
+	int ret = xvip_maps_cfg_get(m, &cfg);
+
+	if (ret)
+		return ret;
+	t->fd = rnat ? m->rnat : m->ct;
+	t->seed = cfg.hash_seed;
+	t->mask = cfg.ct_mask;
+	return 0;
+}
+
+static bool ft_used(const ft_bucket *b, int w)
+{
+	return b->m.seq[w] && !(b->m.seq[w] & 1) && b->way[w].key.proto;
+}
+
+/* The way of bucket b holding k, or -1. */
+static int ft_way_of(const ft_bucket *b, const struct xvip_flow *k, uint32_t hash)
+{
+	for (int w = 0; w < XVIP_FT_WAYS; w++)
+		if (ft_used(b, w) && b->m.tag[w] == hash && !memcmp(&b->way[w].key, k, sizeof(*k)))
+			return w;
+	return -1;
+}
+
+/* The way an insert of k takes: its own, else empty, else seen longest ago. */
+static int ft_way_for(const ft_bucket *b, const struct xvip_flow *k, uint32_t hash)
+{
+	int w = ft_way_of(b, k, hash), v = 0;
+
+	if (w >= 0)
+		return w;
+	for (w = 0; w < XVIP_FT_WAYS; w++) {
+		if (!ft_used(b, w))
+			return w;
+		if (b->m.seen_ns[w] < b->m.seen_ns[v])
+			v = w;
+	}
+	return v;
+}
+
+static void ft_write(ft_bucket *b, int w, const struct xvip_flow *k, uint32_t hash,
+		     uint64_t seen_ns, const void *val, size_t vlen)
+{
+	b->m.seq[w] = (b->m.seq[w] | 1) + 1;
+	b->m.tag[w] = hash;
+	b->m.seen_ns[w] = seen_ns;
+	memset(&b->way[w], 0, sizeof(b->way[w]));
+	b->way[w].key = *k;
+	memcpy((char *)&b->way[w] + sizeof(*k), val, vlen);
+}
+
+/* Read k's bucket into *b; the way holding k, or -ENOENT. */
+static int ft_get(const struct xvip_maps *m, bool rnat, const struct xvip_flow *k,
+		  ft_bucket *b, struct ft *t, uint32_t *idx)
+{
+	uint32_t hash;
+	int ret = ft_open(m, t, rnat), w;
+
+	if (ret)
+		return ret;
+	hash = xvip_flow_hash(k, t->seed);
+	*idx = hash & t->mask;
+	if (bpf_map_lookup_elem(t->fd, idx, b))
+		return -errno;
+	w = ft_way_of(b, k, hash);
+	return w < 0 ? -ENOENT : w;
+}
+
+/* Write k's entry as the dataplane's insert would (same way choice). */
+static int ft_put(const struct xvip_maps *m, bool rnat, const struct xvip_flow *k,
+		  uint64_t seen_ns, const void *val, size_t vlen)
+{
+	ft_bucket b;
+	struct ft t;
+	uint32_t idx, hash;
+	int w = ft_get(m, rnat, k, &b, &t, &idx);
+
+	if (w < 0 && w != -ENOENT)
+		return w;
+	hash = xvip_flow_hash(k, t.seed);
+	ft_write(&b, ft_way_for(&b, k, hash), k, hash, seen_ns, val, vlen);
+	return ret_errno(bpf_map_update_elem(t.fd, &idx, &b, BPF_ANY));
+}
+
+static int ft_del(const struct xvip_maps *m, bool rnat, const struct xvip_flow *k)
+{
+	ft_bucket b;
+	struct ft t;
+	uint32_t idx;
+	int w = ft_get(m, rnat, k, &b, &t, &idx);
+
+	if (w < 0)
+		return w;
+	b.m.seq[w] += 2;
+	b.m.tag[w] = 0;
+	b.m.seen_ns[w] = 0;
+	memset(&b.way[w], 0, sizeof(b.way[w]));
+	return ret_errno(bpf_map_update_elem(t.fd, &idx, &b, BPF_ANY));
+}
+
+static void ct_val_of(const struct xvip_ct_bucket *b, int w, struct xvip_ct_val *v)
+{
+	v->backend_id = b->way[w].backend_id;
+	v->svc_id = b->way[w].svc_id;
+	v->created_ns = b->way[w].created_ns;
+	v->seen_ns = b->m.seen_ns[w];
+}
+
 int xvip_maps_ct_foreach(const struct xvip_maps *m,
 			 int (*cb)(const struct xvip_flow *k, const struct xvip_ct_val *v,
 				   void *ctx),
 			 void *ctx)
 {
-	struct xvip_flow key, next;
-	struct xvip_ct_val val;
-	void *prev = NULL;
-	int ret;
+	struct xvip_ct_bucket b;
+	struct xvip_ct_val v;
+	struct ft t;
+	int ret = ft_open(m, &t, false);
 
-	while (bpf_map_get_next_key(m->ct, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(m->ct, &key, &val))
-			continue;
-		ret = cb(&key, &val, ctx);
-		if (ret)
-			return ret;
+	for (uint32_t idx = 0; !ret && idx <= t.mask; idx++) {
+		if (bpf_map_lookup_elem(t.fd, &idx, &b))
+			return -errno;
+		for (int w = 0; !ret && w < XVIP_FT_WAYS; w++) {
+			if (!ft_used((const ft_bucket *)&b, w))
+				continue;
+			ct_val_of(&b, w, &v);
+			ret = cb(&b.way[w].key, &v, ctx);
+		}
 	}
-	return errno == ENOENT ? 0 : -errno;
+	return ret;
 }
 
 int xvip_maps_ct_get(const struct xvip_maps *m, const struct xvip_flow *k,
 		     struct xvip_ct_val *v)
 {
-	return ret_errno(bpf_map_lookup_elem(m->ct, k, v));
+	ft_bucket b;
+	struct ft t;
+	uint32_t idx;
+	int w = ft_get(m, false, k, &b, &t, &idx);
+
+	if (w < 0)
+		return w;
+	ct_val_of((const struct xvip_ct_bucket *)&b, w, v);
+	return 0;
+}
+
+struct ct_entry_val {
+	uint32_t backend_id, svc_id;
+	uint64_t created_ns;
+};
+
+int xvip_maps_ct_put(const struct xvip_maps *m, const struct xvip_flow *k,
+		     const struct xvip_ct_val *v)
+{
+	struct ct_entry_val sv = { v->backend_id, v->svc_id, v->created_ns };
+
+	return ft_put(m, false, k, v->seen_ns, &sv, sizeof(sv));
+}
+
+int xvip_maps_ct_del(const struct xvip_maps *m, const struct xvip_flow *k)
+{
+	return ft_del(m, false, k);
+}
+
+int xvip_maps_rnat_get(const struct xvip_maps *m, const struct xvip_flow *k,
+		       struct xvip_rnat_val *v)
+{
+	ft_bucket b;
+	struct ft t;
+	uint32_t idx;
+	int w = ft_get(m, true, k, &b, &t, &idx);
+
+	if (w < 0)
+		return w;
+	*v = b.way[w].val;
+	return 0;
+}
+
+int xvip_maps_rnat_put(const struct xvip_maps *m, const struct xvip_flow *k,
+		       const struct xvip_rnat_val *v, uint64_t seen_ns)
+{
+	return ft_put(m, true, k, seen_ns, v, sizeof(*v));
+}
+
+int xvip_maps_rnat_del(const struct xvip_maps *m, const struct xvip_flow *k)
+{
+	return ft_del(m, true, k);
+}
+
+/*
+ * Many entries at once: the whole table is read, the entries placed as
+ * ft_put would and the table written back in batches.
+ */
+static int ft_load(const struct xvip_maps *m, bool rnat, const struct xvip_flow *keys,
+		   const void *vals, size_t vlen, const uint64_t *seen, size_t n)
+{
+	const uint32_t chunk = 4096;
+	uint32_t cnt, *idx = NULL;
+	ft_bucket *tab = NULL;
+	struct ft t;
+	int ret = ft_open(m, &t, rnat);
+
+	if (ret)
+		return ret;
+	tab = malloc((size_t)(t.mask + 1) * sizeof(*tab));
+	idx = malloc(sizeof(*idx) * chunk);
+	if (!tab || !idx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i <= t.mask; i++) {
+		if (bpf_map_lookup_elem(t.fd, &i, &tab[i])) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t hash = xvip_flow_hash(&keys[i], t.seed);
+		ft_bucket *b = &tab[hash & t.mask];
+
+		ft_write(b, ft_way_for(b, &keys[i], hash), &keys[i], hash, seen ? seen[i] : 0,
+			 (const char *)vals + i * vlen, vlen);
+	}
+	for (uint32_t first = 0; !ret && first <= t.mask; first += cnt) {
+		cnt = t.mask + 1 - first < chunk ? t.mask + 1 - first : chunk;
+		for (uint32_t i = 0; i < cnt; i++)
+			idx[i] = first + i;
+		ret = ret_errno(bpf_map_update_batch(t.fd, idx, &tab[first], &cnt, NULL));
+	}
+out:
+	free(tab);
+	free(idx);
+	return ret;
+}
+
+int xvip_maps_ct_load(const struct xvip_maps *m, const struct xvip_flow *keys,
+		      const struct xvip_ct_val *vals, size_t n)
+{
+	struct ct_entry_val *sv = calloc(n ?: 1, sizeof(*sv));
+	uint64_t *seen = calloc(n ?: 1, sizeof(*seen));
+	int ret = -ENOMEM;
+
+	if (sv && seen) {
+		for (size_t i = 0; i < n; i++) {
+			sv[i] = (struct ct_entry_val){ vals[i].backend_id, vals[i].svc_id,
+						       vals[i].created_ns };
+			seen[i] = vals[i].seen_ns;
+		}
+		ret = ft_load(m, false, keys, sv, sizeof(*sv), seen, n);
+	}
+	free(sv);
+	free(seen);
+	return ret;
+}
+
+int xvip_maps_rnat_load(const struct xvip_maps *m, const struct xvip_flow *keys,
+			const struct xvip_rnat_val *vals, size_t n)
+{
+	return ft_load(m, true, keys, vals, sizeof(*vals), NULL, n);
+}
+
+int xvip_maps_ft_clear(const struct xvip_maps *m)
+{
+	const uint32_t chunk = 1024;
+	struct xvip_rnat_bucket *zero;
+	uint32_t *keys, n;
+	struct xvip_cfg cfg;
+	int ret = xvip_maps_cfg_get(m, &cfg);
+
+	if (ret)
+		return ret;
+	zero = calloc(chunk, sizeof(*zero));
+	keys = calloc(chunk, sizeof(*keys));
+	if (!zero || !keys)
+		ret = -ENOMEM;
+	for (uint32_t first = 0; !ret && first <= cfg.ct_mask; first += chunk) {
+		n = cfg.ct_mask + 1 - first < chunk ? cfg.ct_mask + 1 - first : chunk;
+		for (uint32_t i = 0; i < n; i++)
+			keys[i] = first + i;
+		/* the ct buckets are smaller: the zeroed buffer serves both */
+		ret = ret_errno(bpf_map_update_batch(m->rnat, keys, zero, &n, NULL));
+		ret = ret ?: ret_errno(bpf_map_update_batch(m->ct, keys, zero, &n, NULL));
+	}
+	free(zero);
+	free(keys);
+	return ret;
 }

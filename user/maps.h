@@ -13,13 +13,16 @@
 
 struct bpf_object;
 
+struct xvip_vipbit_refs;
+
 struct xvip_maps {
-	int vip, svc, maglev, be, ct, rnat, stats, svc_stats, be_stats;
+	int vip, vipbits, svc, maglev, be, ct, rnat, cfg, stats, svc_stats, be_stats;
 	int srcrange, affinity, frag, rfrag;
 	int ncpus;
+	struct xvip_vipbit_refs *vb;	/* VIPs per filter bit, built on first VIP change */
 };
 
-/* Every fd set to -1. */
+/* Every fd set to -1 (memory of an earlier use is released first by xvip_maps_close). */
 void xvip_maps_init(struct xvip_maps *m);
 /* Borrow the fds of a loaded object (not closed by xvip_maps_close's caller). */
 int xvip_maps_from_obj(struct xvip_maps *m, struct bpf_object *obj);
@@ -27,9 +30,18 @@ int xvip_maps_from_obj(struct xvip_maps *m, struct bpf_object *obj);
 int xvip_maps_open_pinned(struct xvip_maps *m, const char *dir, char *err, size_t errlen);
 void xvip_maps_close(struct xvip_maps *m);
 
+/*
+ * A VIP's xvip_vipbits bit is set before its entry is added and cleared
+ * after the last entry sharing the bit is deleted.
+ */
 int xvip_maps_vip_set(const struct xvip_maps *m, const struct xvip_addr *vip,
 		      const struct xvip_vip_val *v);
 int xvip_maps_vip_del(const struct xvip_maps *m, const struct xvip_addr *vip);
+/* Release the filter bookkeeping (fds untouched). */
+void xvip_maps_release(struct xvip_maps *m);
+
+int xvip_maps_cfg_get(const struct xvip_maps *m, struct xvip_cfg *cfg);
+int xvip_maps_cfg_set(const struct xvip_maps *m, const struct xvip_cfg *cfg);
 
 int xvip_maps_svc_set(const struct xvip_maps *m, const struct xvip_svc_key *k,
 		      const struct xvip_svc_val *v);
@@ -87,11 +99,33 @@ int xvip_maps_maglev_read(const struct xvip_maps *m, uint32_t svc_id, uint32_t *
 /* Per-CPU counters summed over all CPUs. */
 int xvip_maps_counter(const struct xvip_maps *m, int fd, uint32_t idx, struct xvip_counter *out);
 
+/*
+ * The flow tables (include/xvip.h). Reads are safe while programs run (a
+ * slot being written is skipped); ct_put, rnat_put, *_del and ft_clear write
+ * whole buckets and are for migration and tests, with no program writing.
+ */
 int xvip_maps_ct_foreach(const struct xvip_maps *m,
 			 int (*cb)(const struct xvip_flow *k, const struct xvip_ct_val *v,
 				   void *ctx),
 			 void *ctx);
 int xvip_maps_ct_get(const struct xvip_maps *m, const struct xvip_flow *k,
 		     struct xvip_ct_val *v);
+int xvip_maps_ct_put(const struct xvip_maps *m, const struct xvip_flow *k,
+		     const struct xvip_ct_val *v);
+int xvip_maps_ct_del(const struct xvip_maps *m, const struct xvip_flow *k);
+int xvip_maps_rnat_get(const struct xvip_maps *m, const struct xvip_flow *k,
+		       struct xvip_rnat_val *v);
+int xvip_maps_rnat_put(const struct xvip_maps *m, const struct xvip_flow *k,
+		       const struct xvip_rnat_val *v, uint64_t seen_ns);
+int xvip_maps_rnat_del(const struct xvip_maps *m, const struct xvip_flow *k);
+/* Many entries into one table, in batches (see ft_load). */
+int xvip_maps_ct_load(const struct xvip_maps *m, const struct xvip_flow *keys,
+		      const struct xvip_ct_val *vals, size_t n);
+int xvip_maps_rnat_load(const struct xvip_maps *m, const struct xvip_flow *keys,
+			const struct xvip_rnat_val *vals, size_t n);
+/* Empty both flow tables. */
+int xvip_maps_ft_clear(const struct xvip_maps *m);
+/* Buckets of each flow table for a --ct-size (flows): a power of two. */
+uint32_t xvip_ft_buckets(uint32_t flows);
 
 #endif

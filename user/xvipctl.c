@@ -360,7 +360,14 @@ static int cmd_lookup(struct ctl *c, const char *client, const char *svc)
 				"drops it\n", svc);
 			return ret;
 		}
-		slot = xvip_flow_hash(&f) % size;
+		struct xvip_cfg cfg;
+
+		ret = xvip_maps_cfg_get(&c->m, &cfg);
+		if (ret) {
+			free(table);
+			return ret;
+		}
+		slot = xvip_flow_hash(&f, cfg.hash_seed) % size;
 		be_id = table[slot];
 		free(table);
 		ret = xvip_maps_be_get(&c->m, be_id, &be);

@@ -11,13 +11,28 @@
 #include "common.h"
 #include "maps.h"
 #include "parse.h"
+#include "ct.h"
 
 struct xvip_lb_result {
 	struct xvip_backend *be;
+	const struct xvip_cfg *cfg;
+	__u64 now;		/* xvip_now() */
+	__u32 hash;		/* the flow's seeded hash: table bucket and Maglev slot */
 	__u32 be_id;
 	__u32 svc_id;
 	__u8 hairpin;		/* the client is the chosen endpoint itself */
 };
+
+/* Clock, config and flow hash for a packet about to be balanced; false: not loaded. */
+XVIP_INLINE bool lb_init(struct xvip_lb_result *res, const struct xvip_flow *flow)
+{
+	res->cfg = xvip_cfg_get();
+	if (!res->cfg)
+		return false;
+	res->now = xvip_now();
+	res->hash = xvip_flow_hash(flow, res->cfg->hash_seed);
+	return true;
+}
 
 XVIP_INLINE bool lb_be_valid(const struct xvip_backend *be, __u32 svc_id)
 {
@@ -97,7 +112,8 @@ XVIP_INLINE int lb_affinity(const struct xvip_flow *flow, const struct xvip_svc_
 	int ret = XVIP_STAT_LB_NEW;
 
 	cur = bpf_map_lookup_elem(&xvip_affinity, &ak);
-	if (cur && now - cur->seen_ns < (__u64)svc->affinity_s * NSEC_PER_SEC) {
+	/* signed: another CPU's clock may be a tick ahead of this one's (xvip_now) */
+	if (cur && (__s64)(now - cur->seen_ns) < (__s64)svc->affinity_s * (__s64)NSEC_PER_SEC) {
 		be = bpf_map_lookup_elem(&xvip_be, &cur->backend_id);
 		if (lb_be_valid(be, svc->id) && be->state == res->be->state) {
 			res->be = be;
@@ -110,7 +126,7 @@ XVIP_INLINE int lb_affinity(const struct xvip_flow *flow, const struct xvip_svc_
 	return ret;
 }
 
-XVIP_INLINE int lb_new_flow(const struct xvip_flow *flow, struct xvip_lb_result *res, __u64 now)
+XVIP_INLINE int lb_new_flow(const struct xvip_flow *flow, struct xvip_lb_result *res)
 {
 	struct xvip_svc_key skey = {};
 	struct xvip_svc_val *svc;
@@ -132,11 +148,11 @@ XVIP_INLINE int lb_new_flow(const struct xvip_flow *flow, struct xvip_lb_result 
 		if (!bpf_map_lookup_elem(&xvip_srcrange, &rk))
 			return -XVIP_DROP_SRC_RANGE;
 	}
-	ret = lb_maglev(svc->id, xvip_flow_hash(flow), res);
+	ret = lb_maglev(svc->id, res->hash, res);
 	if (ret < 0)
 		return ret;
 	if (svc->flags & XVIP_SVC_F_AFFINITY)
-		ret = lb_affinity(flow, svc, res, now);
+		ret = lb_affinity(flow, svc, res, res->now);
 	return ret;
 }
 
@@ -166,24 +182,44 @@ XVIP_INLINE int lb_rnat_refresh(const struct xvip_flow *flow, const struct xvip_
 	struct xvip_flow rk;
 
 	lb_rnat_key(&rk, flow, res->be, res->hairpin);
-	return bpf_map_update_elem(&xvip_rnat, &rk, &rv, BPF_ANY) ? -1 : 0;
+	return rnat_insert(res->cfg, &rk, &rv, res->now);
 }
 
-XVIP_INLINE int lb_record(const struct xvip_flow *flow, const struct xvip_lb_result *res,
-			  __u64 now)
+/* Conntrack and reverse NAT for a flow just balanced. */
+XVIP_INLINE int lb_record(const struct xvip_flow *flow, const struct xvip_lb_result *res)
 {
-	struct xvip_ct_val ct = {
-		.backend_id = res->be_id,
-		.svc_id = res->svc_id,
-		.created_ns = now,
-		.seen_ns = now,
-	};
-
 	if (lb_rnat_refresh(flow, res))
 		return -1;
-	if (bpf_map_update_elem(&xvip_ct, flow, &ct, BPF_ANY))
-		return -1;
-	return 0;
+	return ct_insert(res->cfg, flow, res->hash, res->be_id, res->svc_id, res->now);
+}
+
+/*
+ * An established flow keeps its endpoint while it exists for the same
+ * service; false sends the flow to Maglev again (a flow whose endpoint is
+ * gone then gets a RST from the new one rather than silence).
+ */
+XVIP_INLINE bool lb_established(const struct xvip_flow *flow, struct xvip_lb_result *res)
+{
+	__u64 *seen, created;
+	__u32 be_id, svc_id;
+
+	seen = ct_lookup(res->cfg, flow, res->hash, &be_id, &svc_id, &created);
+	if (!seen || !lb_resolve(res, be_id, svc_id))
+		return false;
+	res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
+	/*
+	 * The clock moves once a tick, so this is one write a tick at most:
+	 * recent enough for the table to replace the way seen longest ago.
+	 * The reverse-NAT entry is written again each 2^30 ns of the flow's
+	 * life, so one a flood of new flows pushed out comes back within
+	 * about a second instead of breaking the flow.
+	 */
+	if (*seen != res->now) {
+		if ((res->now - created) >> 30 != (*seen - created) >> 30)
+			lb_rnat_refresh(flow, res);
+		*seen = res->now;
+	}
+	return true;
 }
 
 XVIP_INLINE void lb_frag_key(struct xvip_frag_key *fk, const struct xvip_pkt *p)
@@ -196,22 +232,19 @@ XVIP_INLINE void lb_frag_key(struct xvip_frag_key *fk, const struct xvip_pkt *p)
 }
 
 /*
- * Pick the backend for a packet to a VIP. Established flows keep their
- * backend while it exists for the same service; a flow whose backend is
- * gone is balanced again (TCP then gets a RST from the new endpoint
- * rather than silence). The first fragment of a datagram whose later
- * fragments came first follows them. Returns an XVIP_STAT_* or a negative
- * drop reason.
+ * Pick the backend for a packet to a VIP: the conntrack entry's, else
+ * Maglev's. The first fragment of a datagram whose later fragments came
+ * first follows them. Returns an XVIP_STAT_* or a negative drop reason.
  */
 XVIP_INLINE int lb_pick(const struct xvip_pkt *p, struct xvip_lb_result *res)
 {
 	const struct xvip_flow *flow = &p->flow;
 	struct xvip_frag_val *fv = NULL;
 	struct xvip_frag_key fk;
-	struct xvip_ct_val *ct;
-	__u64 now = bpf_ktime_get_ns();
 	int ret;
 
+	if (!lb_init(res, flow))
+		return -XVIP_DROP_NO_TABLE;
 	if (unlikely(p->frag == XVIP_FRAG_FIRST)) {
 		lb_frag_key(&fk, p);
 		fv = bpf_map_lookup_elem(&xvip_frag, &fk);
@@ -219,34 +252,19 @@ XVIP_INLINE int lb_pick(const struct xvip_pkt *p, struct xvip_lb_result *res)
 			if (!lb_resolve(res, fv->backend_id, fv->svc_id))
 				return -XVIP_DROP_FRAGMENT;
 			res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
-			lb_record(flow, res, now);
+			lb_record(flow, res);
 			return XVIP_STAT_LB_NEW;
 		}
 	}
-
-	ct = bpf_map_lookup_elem(&xvip_ct, flow);
-	if (ct) {
-		if (likely(lb_resolve(res, ct->backend_id, ct->svc_id))) {
-			res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
-			/*
-			 * One write a second at most: keeps the cache line shared.
-			 * The reverse-NAT entry is written again at the same pace,
-			 * so one the LRU evicted under a flood of new flows comes
-			 * back within a second instead of breaking the flow.
-			 */
-			if (now - ct->seen_ns > NSEC_PER_SEC) {
-				ct->seen_ns = now;
-				lb_rnat_refresh(flow, res);
-			}
-			ret = XVIP_STAT_LB_CT;
-			goto frag;
-		}
+	if (lb_established(flow, res)) {
+		ret = XVIP_STAT_LB_CT;
+		goto frag;
 	}
-	ret = lb_new_flow(flow, res, now);
+	ret = lb_new_flow(flow, res);
 	if (ret < 0)
 		return ret;
 	res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
-	if (lb_record(flow, res, now))
+	if (lb_record(flow, res))
 		xvip_count(&xvip_stats, XVIP_STAT_CT_FAIL, 0);
 frag:
 	if (unlikely(p->frag == XVIP_FRAG_FIRST)) {
@@ -283,10 +301,13 @@ XVIP_INLINE int lb_pick_later_frag(const struct xvip_pkt *p, const struct xvip_v
 	      p->flow.proto == IPPROTO_TCP ? vip->frag_svc_tcp : 0;
 	if (!svc)
 		return -XVIP_DROP_FRAGMENT;
+	res->cfg = xvip_cfg_get();
+	if (!res->cfg)
+		return -XVIP_DROP_NO_TABLE;
 	f = p->flow;
 	f.sport = 0;
 	f.dport = 0;
-	ret = lb_maglev(svc - 1, xvip_flow_hash(&f), res);
+	ret = lb_maglev(svc - 1, xvip_flow_hash(&f, res->cfg->hash_seed), res);
 	if (ret < 0)
 		return ret;
 	nv.backend_id = res->be_id;

@@ -19,6 +19,22 @@ struct {
 } xvip_vip SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVIP_VIPBITS_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_vipbits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvip_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_cfg SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XVIP_MAX_SVCS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -55,22 +71,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvip_be SEC(".maps");
 
-/* Sized by the loader from --ct-size. */
+/* Flow tables (include/xvip.h); buckets sized by the loader from --ct-size. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XVIP_CT_DEFAULT);
-	__type(key, struct xvip_flow);
-	__type(value, struct xvip_ct_val);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVIP_CT_DEFAULT / XVIP_FT_WAYS);
+	__type(key, __u32);
+	__type(value, struct xvip_ct_bucket);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xvip_ct SEC(".maps");
+} xvip_ct_v2 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XVIP_CT_DEFAULT);
-	__type(key, struct xvip_flow);
-	__type(value, struct xvip_rnat_val);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XVIP_CT_DEFAULT / XVIP_FT_WAYS);
+	__type(key, __u32);
+	__type(value, struct xvip_rnat_bucket);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xvip_rnat SEC(".maps");
+} xvip_rnat_v2 SEC(".maps");
+
+/* Per CPU, not pinned: the clock read at the current jiffy (lib/ct.h). */
+struct xvip_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvip_clock);
+} xvip_clock SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
