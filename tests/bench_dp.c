@@ -53,6 +53,7 @@
 #include "log.h"
 #include "maglev.h"
 #include "maps.h"
+#include "xvip_hash.h"
 #include "xvip_bench.skel.h"
 #include "xvip_xdp.skel.h"
 
@@ -479,6 +480,27 @@ static void flow_of(const struct pkt_spec *s, struct xvip_flow *f)
 }
 
 /* The packet the dataplane must emit for input s: DNAT to s's conntrack backend. */
+/*
+ * The endpoint Maglev gives a flow (a flow whose conntrack entry a later
+ * new flow took over: its bucket had four newer flows).
+ */
+static int maglev_pick(struct bench *b, const struct xvip_flow *f, uint32_t *be_id)
+{
+	struct xvip_svc_key k = { .vip = f->daddr, .port = f->dport, .proto = f->proto };
+	struct xvip_svc_val v;
+	struct xvip_cfg cfg;
+	uint32_t *table, size;
+	int ret = xvip_maps_svc_get(&b->dp.maps, &k, &v);
+
+	ret = ret ?: xvip_maps_cfg_get(&b->dp.maps, &cfg);
+	ret = ret ?: xvip_maps_maglev_read(&b->dp.maps, v.id, &table, &size);
+	if (ret)
+		return ret;
+	*be_id = table[xvip_flow_hash(f, cfg.hash_seed) % size];
+	free(table);
+	return 0;
+}
+
 static int expected_dnat(struct bench *b, const struct pkt_spec *s, uint8_t *buf, size_t *len)
 {
 	struct pkt_spec out = *s;
@@ -490,6 +512,8 @@ static int expected_dnat(struct bench *b, const struct pkt_spec *s, uint8_t *buf
 
 	flow_of(s, &f);
 	ret = xvip_maps_ct_get(&b->dp.maps, &f, &ct);
+	if (ret == -ENOENT)
+		ret = maglev_pick(b, &f, &ct.backend_id);
 	ret = ret ?: xvip_maps_be_get(&b->dp.maps, ct.backend_id, &be);
 	if (ret)
 		return ret;
