@@ -1346,6 +1346,252 @@ TEST(test_affinity_and_source_ranges)
 		  "timeoutSeconds as a string refused");
 }
 
+/* ---- the index: the same model as a whole translation, after every change */
+
+/* Every field the reconciler reads, one line per entry. */
+static char *full_str(const struct xvip_model *m)
+{
+	char ep[XVIP_EPSTRLEN], c[64];
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < m->nsvcs; i++) {
+		const struct xvip_model_svc *s = &m->svcs[i];
+
+		xvip_endpoint_str(&s->vip, s->port, s->proto, ep, sizeof(ep));
+		fprintf(f, "%s %s affinity %u [%s] ranges", ep, s->name, s->affinity_s,
+			backends_str(s));
+		for (size_t r = 0; r < s->nsrc_ranges; r++)
+			fprintf(f, " %s", xvip_cidr_str(&s->src_ranges[r], c, sizeof(c)));
+		fputc('\n', f);
+	}
+	fclose(f);
+	return out;
+}
+
+/* A small world where everything collides: shared VIPs, endpoint addresses equal to VIPs. */
+static const char *const ix_vips[] = {
+	"198.18.21.1", "198.18.21.2", "198.18.21.3", "198.18.21.4", "2001:db8:21::1",
+	"198.18.99.1",	/* outside the lab's --vip-cidr */
+};
+static const char *const ix_eps4[] = {
+	"198.18.20.1", "198.18.20.2", "198.18.20.3", "198.18.21.1", "198.18.21.3",
+};
+static const char *const ix_eps6[] = { "2001:db8:20::1", "2001:db8:20::2", "2001:db8:21::1" };
+static const char *const ix_ports[] = { "http", "dns", "" };
+#define IX_NS		2
+#define IX_SVCS		5
+#define IX_SLICES	8
+#define IX_PICK(a)	((a)[rand() % (int)(sizeof(a) / sizeof((a)[0]))])
+
+static struct json_object *ix_service(int ns, int i)
+{
+	char buf[2048];
+	int off, nv = 1 + rand() % 2, np = 1 + rand() % 2;
+
+	off = snprintf(buf, sizeof(buf), "{\"metadata\": {\"namespace\": \"ns%d\", \"name\": "
+		       "\"s%d\"}, \"spec\": {%s\"clusterIPs\": [", ns, i,
+		       rand() % 4 ? "" : "\"sessionAffinity\": \"ClientIP\", ");
+	for (int v = 0; v < nv; v++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s\"%s\"", v ? ", " : "",
+				IX_PICK(ix_vips));
+	off += snprintf(buf + off, sizeof(buf) - off, "], \"ports\": [");
+	for (int p = 0; p < np; p++) {
+		const char *name = IX_PICK(ix_ports);
+
+		off += snprintf(buf + off, sizeof(buf) - off, "%s{%s%s%s\"port\": %d, "
+				"\"protocol\": \"%s\"}", p ? ", " : "", *name ? "\"name\": \"" : "",
+				name, *name ? "\", " : "", 80 + rand() % 2,
+				rand() % 3 ? "TCP" : "UDP");
+	}
+	snprintf(buf + off, sizeof(buf) - off, "]%s}, \"status\": {\"loadBalancer\": "
+		 "{\"ingress\": [{\"ip\": \"%s\"}]}}}",
+		 rand() % 3 ? "" : ", \"loadBalancerSourceRanges\": [\"198.18.30.0/24\"]",
+		 IX_PICK(ix_vips));
+	return json_tokener_parse(buf);
+}
+
+static struct json_object *ix_slice(int ns, int i)
+{
+	bool v6 = rand() % 4 == 0;
+	int ne = rand() % 4, np = 1 + rand() % 2;
+	char buf[4096];
+	int off;
+
+	off = snprintf(buf, sizeof(buf), "{\"metadata\": {\"namespace\": \"ns%d\", \"name\": "
+		       "\"sl%d\"%s", ns, i, rand() % 8 ? ", \"labels\": {" : "");
+	if (buf[off - 1] == '{')
+		off += snprintf(buf + off, sizeof(buf) - off, "\"kubernetes.io/service-name\": "
+				"\"s%d\"}", rand() % IX_SVCS);
+	off += snprintf(buf + off, sizeof(buf) - off, "}, \"addressType\": \"%s\", \"ports\": [",
+			v6 ? "IPv6" : "IPv4");
+	for (int p = 0; p < np; p++) {
+		const char *name = IX_PICK(ix_ports);
+
+		off += snprintf(buf + off, sizeof(buf) - off, "%s{%s%s%s\"port\": %d, "
+				"\"protocol\": \"%s\"}", p ? ", " : "", *name ? "\"name\": \"" : "",
+				name, *name ? "\", " : "", 8080 + rand() % 2,
+				rand() % 3 ? "TCP" : "UDP");
+	}
+	off += snprintf(buf + off, sizeof(buf) - off, "], \"endpoints\": [");
+	for (int e = 0; e < ne; e++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s{\"addresses\": [\"%s\"], "
+				"\"nodeName\": \"%s\", \"conditions\": {\"ready\": %s, "
+				"\"serving\": true, \"terminating\": %s}}", e ? ", " : "",
+				v6 ? IX_PICK(ix_eps6) : IX_PICK(ix_eps4),
+				rand() % 4 ? LOCAL_NODE : "node2", rand() % 3 ? "true" : "false",
+				rand() % 4 ? "false" : "true");
+	snprintf(buf + off, sizeof(buf) - off, "]}");
+	return json_tokener_parse(buf);
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	return xvip_addr_cmp(a, b);
+}
+
+/* The index's deltas, applied to a copy of the model: each VIP's entries replaced whole. */
+static bool ix_apply_delta(struct xvip_model *mirror, const struct xvip_model *d,
+			   const struct xvip_addr *vips, size_t nvips)
+{
+	struct xvip_model next = { .svcs = calloc(mirror->nsvcs + d->nsvcs + 1,
+						  sizeof(*next.svcs)) };
+	size_t i = 0, j = 0, k = 0;
+
+	if (!ASSERT_TRUE(next.svcs != NULL, "calloc"))
+		return false;
+	for (size_t v = 1; v < nvips; v++)
+		if (!ASSERT_TRUE(xvip_addr_cmp(&vips[v - 1], &vips[v]) < 0, "vips sorted, unique"))
+			return false;
+	for (size_t e = 0; e < d->nsvcs; e++)
+		if (!ASSERT_TRUE(bsearch(&d->svcs[e].vip, vips, nvips, sizeof(*vips),
+					 addr_cmp) != NULL, "delta entry of a listed VIP"))
+			return false;
+	/* Old entries of VIPs not listed, merged with the delta (both sorted). */
+	while (i < mirror->nsvcs || j < d->nsvcs) {
+		const struct xvip_model_svc *o = i < mirror->nsvcs ? &mirror->svcs[i] : NULL;
+
+		if (o && bsearch(&o->vip, vips, nvips, sizeof(*vips), addr_cmp)) {
+			i++;
+			continue;
+		}
+		if (o && (j == d->nsvcs || xvip_addr_cmp(&o->vip, &d->svcs[j].vip) < 0)) {
+			next.svcs[k++] = *o;
+			i++;
+		} else {
+			next.svcs[k++] = d->svcs[j++];
+		}
+	}
+	next.nsvcs = k;
+	free(mirror->svcs);
+	*mirror = next;
+	return true;
+}
+
+static void ix_step_compare(struct json_object **svcs, struct json_object **slices,
+			    const struct xvip_model_opts *o, const struct xvip_model *mirror,
+			    struct xvip_model_index *x, int step)
+{
+	struct json_object *sv[IX_NS * IX_SVCS], *sl[IX_NS * IX_SLICES];
+	const struct xvip_model *full;
+	struct xvip_model want;
+	size_t nsv = 0, nsl = 0;
+	char err[512], what[64];
+	char *w, *got, *got_full;
+
+	for (int i = 0; i < IX_NS * IX_SVCS; i++)
+		if (svcs[i])
+			sv[nsv++] = svcs[i];
+	for (int i = 0; i < IX_NS * IX_SLICES; i++)
+		if (slices[i])
+			sl[nsl++] = slices[i];
+	snprintf(what, sizeof(what), "step %d", step);
+	if (!ASSERT_OK(xvip_model_from_objects(sv, nsv, sl, nsl, o, &want, err, sizeof(err)),
+		       err))
+		return;
+	ASSERT_OK(xvip_model_index_model(x, &full), what);
+	w = full_str(&want);
+	got = full_str(mirror);
+	got_full = full_str(full);
+	ASSERT_STREQ(got, w, what);
+	ASSERT_STREQ(got_full, w, what);
+	free(w);
+	free(got);
+	free(got_full);
+	xvip_model_free(&want);
+}
+
+TEST(test_index_matches_translation)
+{
+	struct json_object *svcs[IX_NS * IX_SVCS] = {}, *slices[IX_NS * IX_SLICES] = {};
+	struct xvip_model_index *x = NULL;
+	struct xvip_model mirror = {};
+	size_t touched = 0, total = 0, conflicts = 0, refused = 0;
+	struct opts_buf ob;
+
+	if (!opts_lab(&ob))
+		return;
+	ob.o.quiet = true;
+	if (!ASSERT_OK(xvip_model_index_new(&x, &ob.o), "index"))
+		return;
+	srand(1);
+	for (int step = 0; step < 3000 && !test_cur.failed; step++) {
+		const struct xvip_model *d;
+		const struct xvip_addr *vips;
+		int op = rand() % 10, ns = rand() % IX_NS;
+		char key[64];
+		size_t nvips;
+
+		if (op < 5) {
+			int i = rand() % IX_SVCS;
+			struct json_object *j = op < 4 ? ix_service(ns, i) : NULL;
+
+			snprintf(key, sizeof(key), "ns%d/s%d", ns, i);
+			json_object_put(svcs[ns * IX_SVCS + i]);
+			svcs[ns * IX_SVCS + i] = j;
+			ASSERT_OK(xvip_model_index_service(x, key, j), key);
+		} else {
+			int i = rand() % IX_SLICES;
+			struct json_object *j = op < 9 ? ix_slice(ns, i) : NULL;
+
+			snprintf(key, sizeof(key), "ns%d/sl%d", ns, i);
+			json_object_put(slices[ns * IX_SLICES + i]);
+			slices[ns * IX_SLICES + i] = j;
+			ASSERT_OK(xvip_model_index_slice(x, key, j), key);
+		}
+		/* Now and then several changes in one commit, as a burst of events gives. */
+		if (rand() % 3 == 0)
+			continue;
+		if (!ASSERT_OK(xvip_model_index_commit(x, &d, &vips, &nvips), "commit") ||
+		    !ix_apply_delta(&mirror, d, vips, nvips))
+			break;
+		touched += nvips;
+		total++;
+		ix_step_compare(svcs, slices, &ob.o, &mirror, x, step);
+		for (size_t i = 1; i < mirror.nsvcs; i++)
+			conflicts += !xvip_addr_cmp(&mirror.svcs[i - 1].vip, &mirror.svcs[i].vip);
+		for (int i = 0; i < IX_NS * IX_SVCS; i++) {
+			const char *s = svcs[i] ? json_object_to_json_string(svcs[i]) : "";
+
+			refused += strstr(s, "\"198.18.21.1\"") || strstr(s, "\"198.18.21.3\"");
+		}
+	}
+	/* The walk did go through what it is meant to: VIPs shared and VIPs refused. */
+	ASSERT_TRUE(total > 1000 && conflicts > 100 && refused > 100, "coverage");
+	/* And a commit touches a few VIPs, not all of them. */
+	ASSERT_LE(touched, total * 4, "VIPs per commit");
+	free(mirror.svcs);
+	xvip_model_index_free(x);
+	for (int i = 0; i < IX_NS * IX_SVCS; i++)
+		json_object_put(svcs[i]);
+	for (int i = 0; i < IX_NS * IX_SLICES; i++)
+		json_object_put(slices[i]);
+}
+
 TEST_MAIN(TEST_CASE(test_full_model), TEST_CASE(test_sorted), TEST_CASE(test_find),
 	  TEST_CASE(test_endpoint_address_refused_as_vip),
 	  TEST_CASE(test_named_target_port), TEST_CASE(test_numeric_target_port),
@@ -1356,4 +1602,5 @@ TEST_MAIN(TEST_CASE(test_full_model), TEST_CASE(test_sorted), TEST_CASE(test_fin
 	  TEST_CASE(test_dual_stack), TEST_CASE(test_udp_sctp), TEST_CASE(test_conflict),
 	  TEST_CASE(test_ignored_objects), TEST_CASE(test_wrong_types),
 	  TEST_CASE(test_malformed_json), TEST_CASE(test_truncated_json),
-	  TEST_CASE(test_from_file_errors), TEST_CASE(test_affinity_and_source_ranges))
+	  TEST_CASE(test_from_file_errors), TEST_CASE(test_affinity_and_source_ranges),
+	  TEST_CASE(test_index_matches_translation))

@@ -508,8 +508,61 @@ TEST(route_oif_unreachable)
 	xvip_nl_close(nl);
 }
 
+/*
+ * Many VIPs in batched requests: each address gets its own outcome, the
+ * failures in the middle of a batch included, and every one that succeeded
+ * is on lo, marked as xvipd's.
+ */
+TEST(lo_add_many_outcome_per_address)
+{
+	struct xvip_nl *nl = NULL;
+	struct list_res r = {};
+	struct xvip_addr *a;
+	size_t n = 300;
+	int *errs, failed;
+	char s[64];
+
+	SETUP(nl);
+	a = calloc(n, sizeof(*a));
+	errs = calloc(n, sizeof(*errs));
+	if (!ASSERT_TRUE(a && errs, "calloc"))
+		goto out;
+	/* An operator's address, already there: success, and it stays unmarked. */
+	ASSERT_OK(run("ip addr add 198.18.21.150/32 dev lo"), "operator's address");
+	for (size_t i = 0; i < n; i++) {
+		if (i % 10 == 9)
+			snprintf(s, sizeof(s), "2001:db8:21::%zx", i);
+		else
+			snprintf(s, sizeof(s), "198.18.%zu.%zu", 21 + i / 250, i % 250);
+		a[i] = A(s);
+	}
+	a[70] = A("127.0.0.9");		/* refused before it is sent */
+	a[130] = A("224.0.0.9");	/* multicast: refused too */
+	a[200] = a[199];		/* twice in one batch: the second finds the first */
+	failed = xvip_nl_lo_add_many(nl, a, n, errs);
+	ASSERT_EQ(failed, 2, "failures");
+	ASSERT_EQ(errs[70], -EINVAL, "127.0.0.9");
+	ASSERT_EQ(errs[130], -EINVAL, "224.0.0.9");
+	ASSERT_EQ(errs[150], 0, "the operator's address");
+	ASSERT_EQ(errs[200], 0, "the same address again");
+	ASSERT_EQ(lo_addr_count("127.0.0.9"), 0, "127.0.0.9 on lo");
+	ASSERT_OK(xvip_nl_lo_list(nl, list_cb, &r), "list");
+	/* All but the two refused, the duplicate and the operator's (not xvipd's). */
+	ASSERT_EQ(r.n, (int)n - 4, "xvipd's addresses on lo");
+	ASSERT_TRUE(lo_has("198.18.21.0", 32) && lo_has("198.18.22.48", 32) &&
+		    lo_has("2001:db8:21::12b", 128), "first, middle and last on lo");
+	ASSERT_EQ(lo_addr_proto("198.18.22.48"), XVIP_IFA_PROTO, "IFA_PROTO");
+	ASSERT_TRUE(lo_addr_field("198.18.21.150", 32, "\"label\":\"lo\""),
+		    "the operator's address keeps its label");
+out:
+	free(a);
+	free(errs);
+	xvip_nl_close(nl);
+}
+
 TEST_MAIN(TEST_CASE(lo_add_v4), TEST_CASE(lo_add_v6), TEST_CASE(lo_add_special_refused),
 	  TEST_CASE(lo_list_marked_only), TEST_CASE(local_list_all_but_xvipd_vips),
 	  TEST_CASE(lo_del), TEST_CASE(lo_del_unmarked_refused),
 	  TEST_CASE(lo_del_keeps_operator_prefix), TEST_CASE(route_oif),
-	  TEST_CASE(route_oif_unreachable))
+	  TEST_CASE(route_oif_unreachable),
+	  TEST_CASE(lo_add_many_outcome_per_address))

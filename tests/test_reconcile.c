@@ -1306,6 +1306,233 @@ TEST(many_new_services_swapped_in_as_one_batch)
 	rc_stop(&rc);
 }
 
+/* ---- deltas: applying only what changed ends where applying everything does */
+
+static int snap_svc_cb(const struct xvip_svc_key *k, const struct xvip_svc_val *v, void *ctx)
+{
+	char ep[XVIP_EPSTRLEN];
+	uint32_t *t = NULL, size = 0;
+	uint64_t h = 0;
+
+	if (!xvip_maps_maglev_read(&dp.maps, v->id, &t, &size))
+		for (uint32_t i = 0; i < size; i++)
+			h = h * 31 + t[i];
+	free(t);
+	fprintf(ctx, "svc %s id %u flags %u affinity %u table %u/%" PRIx64 "\n",
+		xvip_endpoint_str(&k->vip, ntohs(k->port), k->proto, ep, sizeof(ep)), v->id,
+		v->flags, v->affinity_s, size, h);
+	return 0;
+}
+
+static int snap_be_cb(uint32_t id, const struct xvip_backend *be, void *ctx)
+{
+	char ep[XVIP_EPSTRLEN];
+
+	fprintf(ctx, "be %u %s state %u svc %u\n", id,
+		xvip_endpoint_str(&be->addr, ntohs(be->port), -1, ep, sizeof(ep)), be->state,
+		be->svc_id);
+	return 0;
+}
+
+static void snap_lo_cb(const struct xvip_addr *a, void *ctx)
+{
+	char s[XVIP_ADDRSTRLEN];
+
+	fprintf(ctx, "lo %s\n", xvip_addr_str(a, s, sizeof(s)));
+}
+
+static int snap_line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Everything the reconciler programs, one sorted line per entry; free() it. */
+static char *snapshot(void)
+{
+	struct xvip_addr k, next;
+	char *buf = NULL, *out, *lines[4096], *p;
+	size_t len = 0, n = 0, off = 0;
+	void *prev = NULL;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	xvip_maps_svc_foreach(&dp.maps, snap_svc_cb, f);
+	xvip_maps_be_foreach(&dp.maps, snap_be_cb, f);
+	while (!bpf_map_get_next_key(dp.maps.vip, prev, &next)) {
+		struct xvip_vip_val v = {};
+		char s[XVIP_ADDRSTRLEN];
+
+		k = next;
+		prev = &k;
+		bpf_map_lookup_elem(dp.maps.vip, &k, &v);
+		fprintf(f, "vip %s nports %u frag %u/%u\n", xvip_addr_str(&k, s, sizeof(s)),
+			v.nports, v.frag_svc_tcp, v.frag_svc_udp);
+	}
+	xvip_nl_lo_list(nl, snap_lo_cb, f);
+	fclose(f);
+	for (p = strtok(buf, "\n"); p && n < 4096; p = strtok(NULL, "\n"))
+		lines[n++] = p;
+	qsort(lines, n, sizeof(*lines), snap_line_cmp);
+	out = calloc(1, len + n + 1);
+	for (size_t i = 0; out && i < n; i++)
+		off += (size_t)sprintf(out + off, "%s\n", lines[i]);
+	free(buf);
+	return out;
+}
+
+static int addr_cmp_v(const void *a, const void *b)
+{
+	return xvip_addr_cmp(a, b);
+}
+
+static const char *const dl_vips[] = { "198.18.21.1", "198.18.21.2", "198.18.21.3",
+				       "2001:db8:21::1" };
+static const char *const dl_pods4[] = { "198.18.20.11", "198.18.20.12", "198.18.20.13",
+					"198.18.20.14" };
+static const char *const dl_pods6[] = { "2001:db8:20::11", "2001:db8:20::12" };
+
+/* Random entries for VIP v (maybe none), appended to m. */
+static void dl_entries(struct xvip_model *m, const char *v)
+{
+	bool v6 = strchr(v, ':');
+
+	for (uint16_t port = 80; port <= 81; port++) {
+		for (int pr = 0; pr < 2; pr++) {
+			uint8_t proto = pr ? UDP : TCP;
+
+			if (rand() % 3 == 0)
+				continue;
+			m_svc(m, v, port, proto, "default/delta");
+			if (rand() % 4 == 0)
+				m->svcs[m->nsvcs - 1].affinity_s = 60;
+			for (int b = 0; b < 4; b++) {
+				if (rand() % 2)
+					continue;
+				if (v6 && b >= 2)
+					continue;
+				m_be(m, v6 ? dl_pods6[b] : dl_pods4[b], 8080,
+				     rand() % 3 ? READY : SERVING);
+			}
+		}
+	}
+}
+
+TEST(delta_apply_ends_where_full_apply_does)
+{
+	struct xvip_reconciler rc;
+	struct xvip_model cur = {};
+	unsigned int deltas = 0, tables = 0;
+
+	RC_START(rc, 251);
+	srand(7);
+	ASSERT_OK(apply(&rc, &cur), "first, whole apply");
+	for (int step = 0; step < 120 && !test_cur.failed; step++) {
+		struct xvip_model next = {}, delta = {};
+		struct xvip_addr vips[4];
+		size_t nvips = 0;
+		char what[64], *a, *b;
+		bool pick[4];
+		int ret;
+
+		for (int v = 0; v < 4; v++)
+			pick[v] = rand() % 3 == 0;
+		/* next: the picked VIPs' entries new, the others' copied. */
+		for (int v = 0; v < 4; v++) {
+			struct xvip_addr va = A(dl_vips[v]);
+
+			if (pick[v]) {
+				dl_entries(&next, dl_vips[v]);
+				vips[nvips++] = va;
+				continue;
+			}
+			for (size_t i = 0; i < cur.nsvcs; i++) {
+				if (xvip_addr_cmp(&cur.svcs[i].vip, &va))
+					continue;
+				m_svc(&next, dl_vips[v], cur.svcs[i].port, cur.svcs[i].proto,
+				      cur.svcs[i].name);
+				next.svcs[next.nsvcs - 1].affinity_s = cur.svcs[i].affinity_s;
+				for (size_t k = 0; k < cur.svcs[i].nbackends; k++) {
+					const struct xvip_model_backend *be = &cur.svcs[i].backends[k];
+					char s[XVIP_ADDRSTRLEN];
+
+					m_be(&next, xvip_addr_str(&be->addr, s, sizeof(s)), be->port,
+					     be->state);
+				}
+			}
+		}
+		m_sort(&next);
+		qsort(vips, nvips, sizeof(*vips), addr_cmp_v);
+		/* The delta: every entry of the picked VIPs. */
+		for (size_t i = 0; i < next.nsvcs; i++) {
+			bool in = false;
+
+			for (size_t k = 0; k < nvips; k++)
+				in |= !xvip_addr_cmp(&vips[k], &next.svcs[i].vip);
+			if (!in)
+				continue;
+			delta.svcs = realloc(delta.svcs, (delta.nsvcs + 1) * sizeof(*delta.svcs));
+			delta.svcs[delta.nsvcs++] = next.svcs[i];
+		}
+		snprintf(what, sizeof(what), "step %d: delta of %zu VIPs", step, nvips);
+		ret = xvip_rc_apply_delta(&rc, &delta, vips, nvips);
+		ASSERT_EQ(ret, 0, what);
+		free(delta.svcs);
+		deltas++;
+		tables += rc.last.tables_swapped;
+		xvip_model_free(&cur);
+		cur = next;
+		/* Several deltas in a row now and then, before the comparison. */
+		if (rand() % 3 == 0)
+			continue;
+		a = snapshot();
+		snprintf(what, sizeof(what), "step %d: whole apply after the deltas", step);
+		ASSERT_OK(xvip_rc_apply(&rc, &cur), what);
+		ASSERT_EQ(rc.last.tables_swapped + rc.last.svcs_added + rc.last.svcs_removed +
+			  rc.last.vips_added + rc.last.vips_removed, 0, what);
+		b = snapshot();
+		if (!ASSERT_TRUE(a && b, "snapshot") || !ASSERT_STREQ(b, a, what)) {
+			free(a);
+			free(b);
+			break;
+		}
+		/* And it is the model: each service port with its table, VIPs with a ready endpoint on lo. */
+		{
+			int nready = 0, nsvc = 0, nvip = 0;
+
+			for (int v = 0; v < 4; v++) {
+				bool ready = false, any = false;
+
+				for (size_t i = 0; i < cur.nsvcs; i++) {
+					const struct xvip_model_svc *ms = &cur.svcs[i];
+					char vs[XVIP_ADDRSTRLEN];
+
+					xvip_addr_str(&ms->vip, vs, sizeof(vs));
+					if (strcmp(vs, dl_vips[v]))
+						continue;
+					ASSERT_TRUE(svc_id(vs, ms->port, ms->proto) != 0, what);
+					any = true;
+					for (size_t k = 0; k < ms->nbackends; k++)
+						ready |= ms->backends[k].state == READY;
+				}
+				nready += ready;
+				nvip += any;
+				ASSERT_EQ(on_lo(dl_vips[v]), ready, dl_vips[v]);
+			}
+			xvip_maps_svc_foreach(&dp.maps, count_svc_cb, &nsvc);
+			ASSERT_EQ(nsvc, cur.nsvcs, "service ports programmed");
+			ASSERT_EQ(lo_owned(), nready, "VIPs on lo");
+			ASSERT_EQ(count_vips(), nvip, "VIPs in xvip_vip");
+		}
+		free(a);
+		free(b);
+	}
+	/* The walk did change tables through deltas, not only through whole applies. */
+	ASSERT_TRUE(deltas > 100 && tables > 50, "deltas swapped tables");
+	xvip_model_free(&cur);
+	rc_stop(&rc);
+}
+
 TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(apply_ipv6_service), TEST_CASE(serving_only_is_balanced_but_not_advertised),
 	  TEST_CASE(no_endpoints_keeps_key_without_table), TEST_CASE(backend_removal_swaps_table),
@@ -1319,4 +1546,5 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(affinity_and_source_ranges_programmed_by_difference),
 	  TEST_CASE(vip_value_names_the_fragment_services),
 	  TEST_CASE(vip_that_is_a_node_address_is_refused),
-	  TEST_CASE(many_new_services_swapped_in_as_one_batch), TEST_CASE(zz_teardown))
+	  TEST_CASE(many_new_services_swapped_in_as_one_batch),
+	  TEST_CASE(delta_apply_ends_where_full_apply_does), TEST_CASE(zz_teardown))

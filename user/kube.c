@@ -84,6 +84,12 @@ struct xvip_kube {
 	int epfd, curl_tfd, tick_tfd;
 	struct kw w[XVIP_KUBE_RES_MAX];
 	bool dirty;
+	/*
+	 * The cached Services and EndpointSlices, translated as they change; a
+	 * relist (or running out of memory there) asks for a whole apply.
+	 */
+	struct xvip_model_index *ix;
+	bool relisted, ix_broken;
 	uint64_t debounce_at;		/* 0: not armed */
 	uint64_t last_cost_ms;		/* the last changed() call, translation and apply */
 	uint64_t last_end_ms;		/* when it returned */
@@ -305,6 +311,25 @@ static void mark_changed(struct xvip_kube *k)
 	k->dirty = true;
 }
 
+/* The cache's key now holds o (NULL: nothing): the index follows. */
+static void index_set(struct kw *w, const char *key, struct json_object *o)
+{
+	struct xvip_kube *k = w->k;
+	int ret = 0;
+
+	if (k->ix_broken)
+		return;		/* rebuilt from the cache at the next apply */
+	if (w->res == XVIP_KUBE_SERVICES)
+		ret = xvip_model_index_service(k->ix, key, o);
+	else if (w->res == XVIP_KUBE_SLICES)
+		ret = xvip_model_index_slice(k->ix, key, o);
+	if (ret) {
+		log_err("%s %s: translate: %s (%d); translating the whole cache again", w->name,
+			key, strerror(-ret), ret);
+		k->ix_broken = true;
+	}
+}
+
 /* ---- requests */
 
 static void transfer_end(struct kw *w)
@@ -393,11 +418,13 @@ static int watch_event(struct kw *w, struct json_object *ev)
 			return stop_transfer(w, XVIP_KUBE_BAD_RESPONSE, "%s event: object without "
 					     "metadata.name/namespace", type);
 		log_debug("%s: %s %s (resourceVersion %s)", w->name, type, key, rv);
-		if (del)
+		if (del) {
 			json_object_object_del(w->cache, key);
-		else if (obj_valid(w, o, key)) {
+			index_set(w, key, NULL);
+		} else if (obj_valid(w, o, key)) {
 			slim(w, o);
 			json_object_object_add(w->cache, key, json_object_get(o));
+			index_set(w, key, o);
 		}
 		w->k->st.events[w->res]++;
 		if (w->res == XVIP_KUBE_NODE)
@@ -828,7 +855,21 @@ static int list_page(struct kw *w)
 	w->cont = cont && *cont ? strdup(cont) : NULL;
 	if (w->cont)
 		return 0;
-	/* Complete: the new map replaces the cache whole; the daemon applies the difference. */
+	/*
+	 * Complete: the new map replaces the cache whole, the index follows
+	 * (objects carried over unchanged are not translated again) and the
+	 * daemon applies the whole view, by difference.
+	 */
+	json_object_object_foreach(w->cache, ko, vo) {
+		if (!json_object_object_get_ex(w->pending, ko, NULL))
+			index_set(w, ko, NULL);
+		(void)vo;
+	}
+	json_object_object_foreach(w->pending, kn, vn) {
+		if (!json_object_object_get_ex(w->cache, kn, &old) || old != vn)
+			index_set(w, kn, vn);
+	}
+	w->k->relisted = true;
 	json_object_put(w->cache);
 	w->cache = w->pending;
 	w->pending = NULL;
@@ -1083,10 +1124,68 @@ int xvip_kube_model(struct xvip_kube *k, struct xvip_model *m, char *err, size_t
 	return ret;
 }
 
+/* The index again from the cache, after it failed to follow a change. */
+static int index_rebuild(struct xvip_kube *k)
+{
+	int ret;
+
+	xvip_model_index_free(k->ix);
+	k->ix = NULL;
+	ret = xvip_model_index_new(&k->ix, &k->mo);
+	if (ret)
+		return ret;
+	k->ix_broken = false;
+	json_object_object_foreach(k->w[XVIP_KUBE_SERVICES].cache, ks, vs)
+		index_set(&k->w[XVIP_KUBE_SERVICES], ks, vs);
+	json_object_object_foreach(k->w[XVIP_KUBE_SLICES].cache, kl, vl)
+		index_set(&k->w[XVIP_KUBE_SLICES], kl, vl);
+	return k->ix_broken ? -ENOMEM : 0;
+}
+
+int xvip_kube_changes(struct xvip_kube *k, const struct xvip_model **m,
+		      const struct xvip_addr **vips, size_t *nvips, bool *full)
+{
+	const struct xvip_model *delta;
+	uint64_t t0 = now_ms();
+	int ret;
+
+	*m = NULL;
+	*vips = NULL;
+	*nvips = 0;
+	*full = k->relisted;
+	if (!k->ix || k->ix_broken) {
+		ret = index_rebuild(k);
+		if (ret) {
+			k->ix_broken = true;
+			return ret;
+		}
+		*full = true;
+	}
+	ret = xvip_model_index_commit(k->ix, &delta, vips, nvips);
+	if (!ret && *full)
+		ret = xvip_model_index_model(k->ix, m);
+	else if (!ret)
+		*m = delta;
+	if (ret)
+		return ret;
+	k->relisted = false;
+	log_debug("translated the changes (%zu VIPs%s) in %llu ms", *nvips,
+		  *full ? ", whole view" : "", (unsigned long long)(now_ms() - t0));
+	return 0;
+}
+
+int xvip_kube_full_model(struct xvip_kube *k, const struct xvip_model **m)
+{
+	if (!k->ix || k->ix_broken)
+		return -ENOMEM;
+	return xvip_model_index_model(k->ix, m);
+}
+
 void xvip_kube_fini(struct xvip_kube *k)
 {
 	if (!k)
 		return;
+	xvip_model_index_free(k->ix);
 	for (int i = 0; i < XVIP_KUBE_RES_MAX; i++) {
 		struct kw *w = &k->w[i];
 
@@ -1136,6 +1235,9 @@ int xvip_kube_init(struct xvip_kube **kp, const struct xvip_kube_opts *o)
 		k->o.debounce_ms = 75;
 	k->mo = *o->model;
 	k->mo.quiet = true;
+	ret = xvip_model_index_new(&k->ix, &k->mo);
+	if (ret)
+		goto err;
 	snprintf(k->ua, sizeof(k->ua), "xvipd (linux) libcurl/%s",
 		 curl_version_info(CURLVERSION_NOW)->version);
 

@@ -75,6 +75,17 @@ void xvip_kube_dispatch(struct xvip_kube *k);
 bool xvip_kube_synced(const struct xvip_kube *k);
 /* Translate the cached Services and EndpointSlices (as xvip_model_from_objects). */
 int xvip_kube_model(struct xvip_kube *k, struct xvip_model *m, char *err, size_t errlen);
+/*
+ * What changed in the cache since the last call, translated: *m is the
+ * delta and vips[] the VIPs it covers, as xvip_model_index_commit gives
+ * them, or, with *full set, *m is the whole model (the first call, after a
+ * relist) and vips[] is to be ignored. Both stay valid until the next call
+ * or dispatch. -ENOMEM: nothing is lost, the next call does it again.
+ */
+int xvip_kube_changes(struct xvip_kube *k, const struct xvip_model **m,
+		      const struct xvip_addr **vips, size_t *nvips, bool *full);
+/* The whole model as of the last xvip_kube_changes. */
+int xvip_kube_full_model(struct xvip_kube *k, const struct xvip_model **m);
 /* Why this node's VIPs must stay off lo (a static string), or NULL. */
 const char *xvip_kube_withdraw_reason(const struct xvip_kube *k);
 void xvip_kube_get_stats(const struct xvip_kube *k, struct xvip_kube_stats *s);

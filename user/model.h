@@ -66,6 +66,15 @@ struct xvip_model_opts {
 int xvip_model_from_json(const char *buf, size_t len, const struct xvip_model_opts *o,
 			 struct xvip_model *out, char *err, size_t errlen);
 /*
+ * The same, but the parsed document is left to the caller (*doc, to
+ * json_object_put; set on error too, NULL if nothing parsed): freeing the
+ * tree of a 91 MB file takes 100s of ms, better spent after the model is
+ * applied. The model does not point into it.
+ */
+int xvip_model_from_json_doc(const char *buf, size_t len, const struct xvip_model_opts *o,
+			     struct xvip_model *out, struct json_object **doc, char *err,
+			     size_t errlen);
+/*
  * The translation itself, for sources that hold the objects already (the API
  * server's cache): services[] are Service objects and slices[] EndpointSlice
  * (discovery.k8s.io/v1) objects, as the API returns them; kind and apiVersion
@@ -76,6 +85,35 @@ int xvip_model_from_objects(struct json_object *const *services, size_t nservice
 			    struct json_object *const *slices, size_t nslices,
 			    const struct xvip_model_opts *o, struct xvip_model *out, char *err,
 			    size_t errlen);
+/*
+ * Incremental translation, for a source that changes one object at a time
+ * (the API server): the same model as xvip_model_from_objects over the
+ * objects currently set, at a cost in proportion to what changed.
+ */
+struct xvip_model_index;
+
+int xvip_model_index_new(struct xvip_model_index **x, const struct xvip_model_opts *o);
+void xvip_model_index_free(struct xvip_model_index *x);
+/*
+ * Add or replace (obj) or remove (NULL) the Service or EndpointSlice called
+ * key ("namespace/name"); the index holds a reference to obj and reads it
+ * until it is replaced. Objects are expected to translate alone without
+ * error (the source checks them first). -ENOMEM leaves the index consistent.
+ */
+int xvip_model_index_service(struct xvip_model_index *x, const char *key,
+			     struct json_object *obj);
+int xvip_model_index_slice(struct xvip_model_index *x, const char *key, struct json_object *obj);
+/*
+ * Translate what changed since the last commit. vips[] (sorted, unique) are
+ * the VIPs whose entries may differ, and *delta holds every entry those VIPs
+ * have now (none: the VIP has no entry any more); every other VIP's entries
+ * are as before. Both belong to the index and stay valid until the next call
+ * that changes it. On error (-ENOMEM) what changed stays queued.
+ */
+int xvip_model_index_commit(struct xvip_model_index *x, const struct xvip_model **delta,
+			    const struct xvip_addr **vips, size_t *nvips);
+/* The whole model as of the last commit; the index's, valid as the delta is. */
+int xvip_model_index_model(struct xvip_model_index *x, const struct xvip_model **m);
 int xvip_model_from_file(const char *path, const struct xvip_model_opts *o,
 			 struct xvip_model *out, char *err, size_t errlen);
 void xvip_model_free(struct xvip_model *m);

@@ -311,6 +311,34 @@ err_free:
 	return err;
 }
 
+int xvip_nl_addr_monitor_open(struct xvip_nl **out)
+{
+	struct xvip_nl *nl;
+	int err;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!nl->sock) {
+		err = -errno;
+		goto err_free;
+	}
+	if (mnl_socket_bind(nl->sock, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+			    MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		mnl_socket_close(nl->sock);
+		goto err_free;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	*out = nl;
+	return 0;
+err_free:
+	log_err("netlink: address monitor: %s (%d)", strerror(-err), err);
+	free(nl);
+	return err;
+}
+
 int xvip_nl_fd(const struct xvip_nl *nl)
 {
 	return mnl_socket_get_fd(nl->sock);
@@ -335,6 +363,39 @@ int xvip_nl_monitor_drain(struct xvip_nl *nl)
 		}
 		for (; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
 			n++;
+	}
+}
+
+static int lo_addr_cb(const struct nlmsghdr *nlh, void *data);
+
+int xvip_nl_addr_monitor_changed(struct xvip_nl *nl)
+{
+	bool changed = false;
+
+	for (;;) {
+		ssize_t len = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+		const struct nlmsghdr *h = (const struct nlmsghdr *)nl->buf;
+		int left = (int)len;
+
+		if (len < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return changed;
+			/* ENOBUFS: notifications were lost (a full sync adds 1000s). */
+			if (errno == ENOBUFS || errno == EINTR) {
+				changed |= errno == ENOBUFS;
+				continue;
+			}
+			return -errno;
+		}
+		for (; mnl_nlmsg_ok(h, left) && !changed; h = mnl_nlmsg_next(h, &left)) {
+			struct lo_dump d = {};
+
+			if (h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR)
+				continue;
+			/* Our own VIPs come and go on every apply: only other addresses count. */
+			changed = lo_addr_cb(h, &d) || !d.n || !d.v[0].marked;
+			free(d.v);
+		}
 	}
 }
 
@@ -401,7 +462,7 @@ static int lo_addr_cb(const struct nlmsghdr *nlh, void *data)
 	struct lo_entry e = {};
 	size_t alen;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR)
+	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
 		return 0;
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa))
 		return -EBADMSG;
@@ -511,18 +572,18 @@ static struct nlmsghdr *addr_req(char *req, uint16_t type, uint16_t flags, unsig
 	return nlh;
 }
 
-int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a)
+/* The RTM_NEWADDR for VIP a on lo, into req (NL_REQSZ); NULL for an unusable address. */
+static struct nlmsghdr *lo_add_req(struct xvip_nl *nl, char *req, const struct xvip_addr *a)
 {
-	char s[XVIP_ADDRSTRLEN], req[NL_REQSZ];
+	char s[XVIP_ADDRSTRLEN];
 	bool v4 = xvip_addr_is_v4(a);
 	unsigned char plen = v4 ? 32 : 128;
 	struct nlmsghdr *nlh;
-	int err;
 
-	xvip_addr_str(a, s, sizeof(s));
 	if (xvip_addr_is_special(a)) {
-		log_err("add %s/%u on lo: not a usable VIP address", s, plen);
-		return -EINVAL;
+		log_err("add %s/%u on lo: not a usable VIP address",
+			xvip_addr_str(a, s, sizeof(s)), plen);
+		return NULL;
 	}
 	/* NLM_F_EXCL: an address already there must not be rewritten as ours. */
 	nlh = addr_req(req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, nl->lo_ifindex, a, plen);
@@ -538,8 +599,16 @@ int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a)
 	}
 	/* Kernels before 6.1 ignore IFA_PROTO; the IPv4 label still marks the address. */
 	mnl_attr_put_u8(nlh, IFA_PROTO, XVIP_IFA_PROTO);
+	return nlh;
+}
 
-	err = nl_talk(nl, nlh, NULL, NULL);
+/* The outcome of adding a on lo, logged; -EEXIST is success. */
+static int lo_add_result(struct xvip_nl *nl, const struct xvip_addr *a, int err)
+{
+	char s[XVIP_ADDRSTRLEN];
+	unsigned int plen = xvip_addr_is_v4(a) ? 32 : 128;
+
+	xvip_addr_str(a, s, sizeof(s));
 	if (err == -EEXIST) {
 		/*
 		 * Already on lo: ours from an earlier run, or the operator's. Either way
@@ -555,6 +624,107 @@ int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a)
 	}
 	log_debug("add %s/%u on lo", s, plen);
 	return 0;
+}
+
+int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a)
+{
+	char req[NL_REQSZ];
+	struct nlmsghdr *nlh = lo_add_req(nl, req, a);
+
+	if (!nlh)
+		return -EINVAL;
+	return lo_add_result(nl, a, nl_talk(nl, nlh, NULL, NULL));
+}
+
+/*
+ * Requests per sendmsg in xvip_nl_lo_add_many. The kernel handles them all in
+ * the one call and queues an acknowledgement for each on our socket, where
+ * they must fit (about 1 KiB each of the default 208 KiB receive buffer): one
+ * lost would be a request whose outcome is unknown.
+ */
+#define NL_ADD_BATCH		64
+
+int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n, int *errs)
+{
+	unsigned int seqs[NL_ADD_BATCH];
+	size_t idx[NL_ADD_BATCH];
+	char *req;
+	int failed = 0;
+
+	req = malloc(NL_ADD_BATCH * NL_REQSZ);
+	if (!req) {
+		for (size_t i = 0; i < n; i++)
+			errs[i] = -ENOMEM;
+		return (int)n;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t off = 0, k = 0, acked = 0;
+		bool got[NL_ADD_BATCH] = {};
+
+		/* One batch: the requests back to back, each with its own sequence number. */
+		for (; i < n && k < NL_ADD_BATCH; i++) {
+			struct nlmsghdr *nlh = lo_add_req(nl, req + off, &a[i]);
+
+			errs[i] = -ETIMEDOUT;	/* until its acknowledgement says otherwise */
+			if (!nlh) {
+				errs[i] = -EINVAL;
+				continue;
+			}
+			nlh->nlmsg_seq = seqs[k] = ++nl->seq;
+			idx[k++] = i;
+			off += NLMSG_ALIGN(nlh->nlmsg_len);
+		}
+		if (!k)
+			continue;
+		if (mnl_socket_sendto(nl->sock, req, off) < 0) {
+			int err = -errno;
+
+			nl->errmsg[0] = '\0';
+			for (size_t j = 0; j < k; j++)
+				errs[idx[j]] = lo_add_result(nl, &a[idx[j]], err);
+			continue;
+		}
+		/* Acknowledgements in order; late replies to an earlier request are skipped. */
+		while (acked < k) {
+			ssize_t len = mnl_socket_recvfrom(nl->sock, nl->buf, sizeof(nl->buf));
+			struct nlmsghdr *nlh = (struct nlmsghdr *)nl->buf;
+			int left = (int)len;
+
+			if (len < 0 && errno == EINTR)
+				continue;
+			if (len < 0)
+				break;	/* timed out: the rest stay -ETIMEDOUT */
+			for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				unsigned int seq = nlh->nlmsg_seq - seqs[0];
+				size_t eoff = sizeof(*e);
+
+				if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != nl->portid ||
+				    seq >= k || seqs[seq] != nlh->nlmsg_seq ||
+				    mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+					continue;
+				if (got[seq])
+					continue;
+				nl->errmsg[0] = '\0';
+				if (e->error && !(nlh->nlmsg_flags & NLM_F_CAPPED))
+					eoff += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+				if (e->error)
+					nl_save_extack(nl, nlh, eoff);
+				errs[idx[seq]] = lo_add_result(nl, &a[idx[seq]],
+							       e->error > 0 ? -e->error : e->error);
+				got[seq] = true;
+				acked++;
+			}
+		}
+		nl->errmsg[0] = '\0';
+		for (size_t j = 0; j < k; j++)
+			if (!got[j])
+				errs[idx[j]] = lo_add_result(nl, &a[idx[j]], errs[idx[j]]);
+	}
+	for (size_t i = 0; i < n; i++)
+		failed += errs[i] != 0;
+	free(req);
+	return failed;
 }
 
 int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a)

@@ -25,6 +25,12 @@ void xvip_nl_close(struct xvip_nl *nl);
 /* Add or remove a /32 or /128 on lo (scope global, so FRR redistributes it); idempotent. */
 int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a);
 int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a);
+/*
+ * xvip_nl_lo_add for n addresses, many requests per system call: errs[i] is
+ * a[i]'s result. Returns how many failed. A full sync puts 10,000s of VIPs
+ * on lo, and a request and its acknowledgement each cost a system call.
+ */
+int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n, int *errs);
 /* Calls cb for each address on lo that xvipd added (IFA_PROTO or label). */
 int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
 		    void *ctx);
@@ -36,6 +42,16 @@ int xvip_nl_monitor_open(struct xvip_nl **nl);
 int xvip_nl_fd(const struct xvip_nl *nl);
 /* Read every pending notification; returns how many there were, or -errno. */
 int xvip_nl_monitor_drain(struct xvip_nl *nl);
+
+/*
+ * Address notifications (IPv4 and IPv6) on a separate non-blocking socket,
+ * so the node's own addresses are read again only when one changed: a dump
+ * costs milliseconds once 10,000 VIPs sit on lo. Open it before the first
+ * dump. changed() reads every pending notification: 1 if an address xvipd
+ * did not add came or went (or notifications were lost), 0 if not, -errno.
+ */
+int xvip_nl_addr_monitor_open(struct xvip_nl **nl);
+int xvip_nl_addr_monitor_changed(struct xvip_nl *nl);
 
 /*
  * Calls cb for each address of this network namespace, on any interface,

@@ -570,6 +570,41 @@ static void lo_set(struct xvip_reconciler *rc, struct xvip_rc_vip *v, bool want)
 	v->on_lo = want;
 }
 
+/* lo_set(rc, v[i], true) for n VIPs, with the requests batched. */
+static void lo_add_many(struct xvip_reconciler *rc, struct xvip_rc_vip **v, size_t n)
+{
+	struct xvip_addr *a;
+	char s[XVIP_ADDRSTRLEN];
+	int *errs;
+
+	if (!n)
+		return;
+	a = calloc(n, sizeof(*a));
+	errs = calloc(n, sizeof(*errs));
+	if (!rc->nl || !a || !errs) {
+		for (size_t i = 0; i < n; i++)
+			lo_set(rc, v[i], true);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		a[i] = v[i]->addr;
+	xvip_nl_lo_add_many(rc->nl, a, n, errs);
+	for (size_t i = 0; i < n; i++) {
+		xvip_addr_str(&a[i], s, sizeof(s));
+		if (errs[i]) {
+			log_err("add VIP %s on lo: %s (%d)", s, strerror(-errs[i]), errs[i]);
+			rc->last.errors++;
+			continue;
+		}
+		log_info("VIP %s advertised (added to lo)", s);
+		rc->last.vips_added++;
+		v[i]->on_lo = true;
+	}
+out:
+	free(a);
+	free(errs);
+}
+
 /*
  * The VIP's value: its port count, and the one UDP and one TCP service (if
  * exactly one, without source ranges) that takes fragments arriving before
@@ -745,7 +780,8 @@ uint64_t xvip_rc_next_deadline(const struct xvip_reconciler *rc)
 	return next;
 }
 
-static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
+static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m,
+		    const struct xvip_addr *scope, size_t nscope);
 
 struct local_addrs {
 	struct xvip_addr *a;
@@ -778,9 +814,59 @@ static int addr_cmp_v(const void *a, const void *b)
 	return xvip_addr_cmp(a, b);
 }
 
+/*
+ * This node's addresses that xvipd did not add, into rc->local (sorted).
+ * They are read again only when the address monitor saw one of them change
+ * (reading them takes milliseconds with 10,000 VIPs on lo); *changed tells
+ * whether the list differs from the one held before. Without a netlink
+ * socket (--frr off) one is opened for the query.
+ */
+static int local_addrs(struct xvip_reconciler *rc, bool *changed)
+{
+	struct local_addrs l = {};
+	struct xvip_nl *nl = rc->nl;
+	int ret = 0;
+
+	*changed = false;
+	/* The monitor first: a change during the dump then shows at the next call. */
+	if (!rc->addrmon && !rc->addrmon_failed && xvip_nl_addr_monitor_open(&rc->addrmon))
+		rc->addrmon_failed = true;
+	if (rc->local_ok && rc->addrmon && xvip_nl_addr_monitor_changed(rc->addrmon) == 0)
+		return 0;
+	if (!nl)
+		ret = xvip_nl_open(&nl);
+	if (!ret)
+		ret = xvip_nl_local_list(nl, local_cb, &l) ?: l.err;
+	if (nl && nl != rc->nl)
+		xvip_nl_close(nl);
+	if (ret) {
+		free(l.a);
+		rc->local_ok = false;
+		return ret;
+	}
+	if (l.n)
+		qsort(l.a, l.n, sizeof(*l.a), addr_cmp_v);
+	*changed = !rc->local_ok || l.n != rc->nlocal ||
+		   (l.n && memcmp(l.a, rc->local, l.n * sizeof(*l.a)));
+	free(rc->local);
+	rc->local = l.a;
+	rc->nlocal = l.n;
+	rc->local_ok = true;
+	return 0;
+}
+
+static bool is_local(const struct xvip_reconciler *rc, const struct xvip_addr *a)
+{
+	return rc->nlocal && bsearch(a, rc->local, rc->nlocal, sizeof(*a), addr_cmp_v);
+}
+
+static bool was_refused(const struct xvip_reconciler *rc, const struct xvip_addr *a)
+{
+	return rc->nrefused && bsearch(a, rc->refused, rc->nrefused, sizeof(*a), addr_cmp_v);
+}
+
 struct refuse_ctx {
 	struct xvip_reconciler *rc;
-	struct local_addrs local;
 	struct xvip_addr *refused;	/* this apply's, sorted as found (the model is) */
 	size_t nrefused;
 };
@@ -790,11 +876,10 @@ static bool not_local(const struct xvip_model_svc *s, void *ctx)
 	struct refuse_ctx *r = ctx;
 	char a[XVIP_ADDRSTRLEN];
 
-	if (!r->local.n || !bsearch(&s->vip, r->local.a, r->local.n, sizeof(s->vip), addr_cmp_v))
+	if (!is_local(r->rc, &s->vip))
 		return true;
 	if (!r->nrefused || xvip_addr_cmp(&r->refused[r->nrefused - 1], &s->vip)) {
-		if (!r->rc->nrefused || !bsearch(&s->vip, r->rc->refused, r->rc->nrefused,
-						 sizeof(s->vip), addr_cmp_v))
+		if (!was_refused(r->rc, &s->vip))
 			log_warn("%s: VIP %s is an address of this node that xvipd did not add: "
 				 "refused, never programmed nor advertised",
 				 s->name, xvip_addr_str(&s->vip, a, sizeof(a)));
@@ -805,37 +890,26 @@ static bool not_local(const struct xvip_model_svc *s, void *ctx)
 
 /*
  * Drops from m (the reconciler's own copy) every entry whose VIP is an
- * address of this node xvipd did not add. Without a netlink socket (--frr
- * off) one is opened for the query. If the addresses cannot be read, m is
- * applied as it is, with an error: withdrawing everything on a netlink hiccup
- * would be the bigger harm.
+ * address of this node xvipd did not add. If the addresses cannot be read,
+ * m is applied as it is, with an error: withdrawing everything on a netlink
+ * hiccup would be the bigger harm.
  */
 static void refuse_local_vips(struct xvip_reconciler *rc, struct xvip_model *m)
 {
 	struct refuse_ctx r = { .rc = rc };
-	struct xvip_nl *nl = rc->nl;
 	char a[XVIP_ADDRSTRLEN];
-	int ret = 0;
+	bool changed;
+	int ret;
 
-	if (!nl)
-		ret = xvip_nl_open(&nl);
-	if (!ret)
-		ret = xvip_nl_local_list(nl, local_cb, &r.local) ?: r.local.err;
-	if (nl && nl != rc->nl)
-		xvip_nl_close(nl);
+	ret = local_addrs(rc, &changed);
 	if (ret) {
 		log_err("read this node's addresses: %s (%d); VIPs not checked against them",
 			strerror(-ret), ret);
-		free(r.local.a);
 		return;
 	}
-	if (r.local.n)
-		qsort(r.local.a, r.local.n, sizeof(*r.local.a), addr_cmp_v);
 	r.refused = calloc(m->nsvcs + 1, sizeof(*r.refused));
-	if (!r.refused) {
-		free(r.local.a);
+	if (!r.refused)
 		return;
-	}
 	xvip_model_filter(m, not_local, &r);
 	for (size_t i = 0; i < rc->nrefused; i++)
 		if (!r.nrefused || !bsearch(&rc->refused[i], r.refused, r.nrefused,
@@ -845,7 +919,6 @@ static void refuse_local_vips(struct xvip_reconciler *rc, struct xvip_model *m)
 	free(rc->refused);
 	rc->refused = r.refused;
 	rc->nrefused = r.nrefused;
-	free(r.local.a);
 }
 
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
@@ -861,12 +934,136 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 		rc->model = copy;
 	}
 	refuse_local_vips(rc, &rc->model);
-	return rc_apply(rc, &rc->model);
+	return rc_apply(rc, &rc->model, NULL, 0);
 }
 
 int xvip_rc_reapply(struct xvip_reconciler *rc)
 {
-	return rc_apply(rc, &rc->model);
+	return rc_apply(rc, &rc->model, NULL, 0);
+}
+
+static bool in_list(const struct xvip_addr *v, size_t n, const struct xvip_addr *a)
+{
+	return n && bsearch(a, v, n, sizeof(*a), addr_cmp_v);
+}
+
+/* A deep copy of one model entry. */
+static int dup_entry(struct xvip_model_svc *d, const struct xvip_model_svc *s)
+{
+	*d = *s;
+	d->name = s->name ? strdup(s->name) : NULL;
+	d->backends = s->nbackends ? malloc(s->nbackends * sizeof(*s->backends)) : NULL;
+	d->src_ranges = s->nsrc_ranges ? malloc(s->nsrc_ranges * sizeof(*s->src_ranges)) : NULL;
+	if ((s->name && !d->name) || (s->nbackends && !d->backends) ||
+	    (s->nsrc_ranges && !d->src_ranges)) {
+		free(d->name);
+		free(d->backends);
+		free(d->src_ranges);
+		return -ENOMEM;
+	}
+	if (s->nbackends)
+		memcpy(d->backends, s->backends, s->nbackends * sizeof(*s->backends));
+	if (s->nsrc_ranges)
+		memcpy(d->src_ranges, s->src_ranges, s->nsrc_ranges * sizeof(*s->src_ranges));
+	return 0;
+}
+
+int xvip_rc_apply_delta(struct xvip_reconciler *rc, const struct xvip_model *delta,
+			const struct xvip_addr *vips, size_t nvips)
+{
+	struct xvip_model next = {};
+	struct xvip_addr *refused = NULL;
+	size_t nrefused = 0, i = 0, j = 0;
+	char a[XVIP_ADDRSTRLEN];
+	bool changed;
+	int ret;
+
+	if (!nvips)
+		return 0;
+	/*
+	 * A new address of this node (or one gone) may refuse (or accept again)
+	 * VIPs outside vips[]: only a whole model decides those.
+	 */
+	ret = local_addrs(rc, &changed);
+	if (ret || changed)
+		return -ESTALE;
+	next.svcs = calloc(rc->model.nsvcs + delta->nsvcs + 1, sizeof(*next.svcs));
+	refused = calloc(rc->nrefused + nvips + 1, sizeof(*refused));
+	if (!next.svcs || !refused) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	/*
+	 * The new model: the entries of VIPs outside vips[] moved over, those of
+	 * vips[] replaced by the delta's (both sorted, so one merge), less the
+	 * VIPs that are this node's addresses.
+	 */
+	while (i < rc->model.nsvcs || j < delta->nsvcs) {
+		struct xvip_model_svc *o = i < rc->model.nsvcs ? &rc->model.svcs[i] : NULL;
+		const struct xvip_model_svc *d = j < delta->nsvcs ? &delta->svcs[j] : NULL;
+
+		if (o && in_list(vips, nvips, &o->vip)) {
+			i++;
+			continue;
+		}
+		if (o && (!d || xvip_addr_cmp(&o->vip, &d->vip) < 0)) {
+			next.svcs[next.nsvcs++] = *o;
+			i++;
+			continue;
+		}
+		j++;
+		if (is_local(rc, &d->vip)) {
+			if (!nrefused || xvip_addr_cmp(&refused[nrefused - 1], &d->vip)) {
+				if (!was_refused(rc, &d->vip))
+					log_warn("%s: VIP %s is an address of this node that xvipd "
+						 "did not add: refused, never programmed nor "
+						 "advertised", d->name,
+						 xvip_addr_str(&d->vip, a, sizeof(a)));
+				refused[nrefused++] = d->vip;
+			}
+			continue;
+		}
+		ret = dup_entry(&next.svcs[next.nsvcs], d);
+		if (ret)
+			goto err;
+		next.nsvcs++;
+	}
+	/* Entries replaced: free them; the moved ones now belong to next. */
+	for (i = 0; i < rc->model.nsvcs; i++) {
+		struct xvip_model_svc *o = &rc->model.svcs[i];
+
+		if (in_list(vips, nvips, &o->vip)) {
+			free(o->name);
+			free(o->backends);
+			free(o->src_ranges);
+		}
+	}
+	free(rc->model.svcs);
+	rc->model = next;
+	/* Refused VIPs: outside vips[] as before, inside as just found. */
+	for (i = 0; i < rc->nrefused; i++)
+		if (!in_list(vips, nvips, &rc->refused[i]))
+			refused[nrefused++] = rc->refused[i];
+	if (nrefused)
+		qsort(refused, nrefused, sizeof(*refused), addr_cmp_v);
+	free(rc->refused);
+	rc->refused = refused;
+	rc->nrefused = nrefused;
+	return rc_apply(rc, &rc->model, vips, nvips);
+err:
+	/* Nothing of rc->model was freed or changed yet; only the copies go. */
+	for (i = 0; next.svcs && i < next.nsvcs; i++) {
+		struct xvip_model_svc *n = &next.svcs[i];
+
+		if (in_list(vips, nvips, &n->vip)) {
+			free(n->name);
+			free(n->backends);
+			free(n->src_ranges);
+		}
+	}
+	free(next.svcs);
+	free(refused);
+	return ret;
 }
 
 /* A new service whose table or key could not go in: as if never added. */
@@ -888,8 +1085,8 @@ static void undo_fresh(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
  * many services failed; those leave next[] (*nnext shrinks).
  */
 static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvip_rc_svc *next,
-			size_t *nnext, const struct xvip_model *m, const struct xvip_rc_svc *des,
-			bool *ok, struct xvip_rc_vip *nv, size_t nnv)
+			size_t *nnext, const struct xvip_model_svc *const *ms,
+			const struct xvip_rc_svc *des, bool *ok, struct xvip_rc_vip *nv, size_t nnv)
 {
 	uint32_t done = 0;
 	size_t w = 0;
@@ -910,7 +1107,7 @@ static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvi
 		ret = ret ?: program_svc_val(rc, NULL, s, true);
 		if (ret) {
 			log_err("add service %s (%s): %s (%d)", svc_str(s, buf, sizeof(buf)),
-				m->svcs[j].name, strerror(-ret), ret);
+				ms[j]->name, strerror(-ret), ret);
 			undo_fresh(rc, s);
 			failed++;
 			continue;
@@ -936,33 +1133,86 @@ static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvi
 	return failed;
 }
 
-static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
+/* Index of the first entry of vip in the sorted model (m->nsvcs if none). */
+static size_t model_lower(const struct xvip_model *m, const struct xvip_addr *vip)
 {
+	size_t lo = 0, hi = m->nsvcs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (xvip_addr_cmp(&m->svcs[mid].vip, vip) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Is a in scope (sorted, unique)? A NULL scope holds every VIP. */
+static bool scoped(const struct xvip_addr *scope, size_t nscope, const struct xvip_addr *a)
+{
+	return !scope || in_list(scope, nscope, a);
+}
+
+/*
+ * Make the maps and lo match m for the VIPs in scope (NULL: all of them).
+ * A VIP's service ports and its entry always go together: its value (port
+ * count, fragment owners) and whether it is advertised depend on all of them.
+ * What is programmed for other VIPs is carried over untouched.
+ */
+static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m,
+		    const struct xvip_addr *scope, size_t nscope)
+{
+	const struct xvip_model_svc **ms = NULL;
 	struct xvip_rc_svc *next = NULL, *des = NULL;
-	struct xvip_rc_vip *nv = NULL, *v;
+	struct xvip_rc_vip *nv = NULL, *vips = NULL, *v;
+	size_t *old = NULL;	/* rc->vips in scope, by index */
+	struct xvip_rc_vip **adds = NULL;
+	size_t nms = 0, nold = 0, nnext = 0, nnv = 0, nvips = 0, nadds = 0, i, j, k;
 	struct stage st = {};
-	size_t nnext = 0, nnv = 0, i, j, k;
 	bool *ok = NULL;
 	int ret = 0, failed = 0;
 	uint64_t now = xvip_rc_now(rc);
 
 	memset(&rc->last, 0, sizeof(rc->last));
-	des = calloc(m->nsvcs ? m->nsvcs : 1, sizeof(*des));
-	next = calloc(m->nsvcs + rc->nsvcs + 1, sizeof(*next));
-	nv = calloc(m->nsvcs + rc->nvips + 1, sizeof(*nv));
-	ok = calloc(m->nsvcs + 1, sizeof(*ok));
+	ms = calloc(m->nsvcs + 1, sizeof(*ms));
+	old = calloc(rc->nvips + 1, sizeof(*old));
+	if (!ms || !old) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (!scope) {
+		for (i = 0; i < m->nsvcs; i++)
+			ms[nms++] = &m->svcs[i];
+		for (i = 0; i < rc->nvips; i++)
+			old[nold++] = i;
+	} else {
+		for (size_t s = 0; s < nscope; s++) {
+			for (i = model_lower(m, &scope[s]);
+			     i < m->nsvcs && !xvip_addr_cmp(&m->svcs[i].vip, &scope[s]); i++)
+				ms[nms++] = &m->svcs[i];
+			v = find_vip(rc->vips, rc->nvips, &scope[s]);
+			if (v)
+				old[nold++] = (size_t)(v - rc->vips);
+		}
+	}
+	des = calloc(nms + 1, sizeof(*des));
+	next = calloc(nms + rc->nsvcs + 1, sizeof(*next));
+	nv = calloc(nms + nold + 1, sizeof(*nv));
+	ok = calloc(nms + 1, sizeof(*ok));
 	if (!des || !next || !nv || !ok) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < m->nsvcs; i++) {
-		ret = desired_svc(rc, &m->svcs[i], &des[i]);
+	for (i = 0; i < nms; i++) {
+		ret = desired_svc(rc, ms[i], &des[i]);
 		if (ret)
 			goto out;
 	}
 
 	/* The VIPs wanted in the maps (des is sorted by VIP), and which want lo. */
-	for (i = 0; i < m->nsvcs; i++) {
+	for (i = 0; i < nms; i++) {
 		if (!nnv || xvip_addr_cmp(&nv[nnv - 1].addr, &des[i].key.vip)) {
 			nv[nnv].addr = des[i].key.vip;
 			v = find_vip(rc->vips, rc->nvips, &nv[nnv].addr);
@@ -978,21 +1228,27 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 		vip_track(rc, &nv[i], now);
 
 	/* 1. Withdraw first: VIPs that lose their last ready endpoint or go away. */
-	for (i = 0; i < rc->nvips; i++) {
-		v = find_vip(nv, nnv, &rc->vips[i].addr);
+	for (k = 0; k < nold; k++) {
+		struct xvip_rc_vip *o = &rc->vips[old[k]];
+
+		v = find_vip(nv, nnv, &o->addr);
 		if (!v || !v->want_lo) {
-			lo_set(rc, &rc->vips[i], false);
+			lo_set(rc, o, false);
 			if (v)
-				v->on_lo = rc->vips[i].on_lo;
+				v->on_lo = o->on_lo;
 		}
 	}
 
 	/* 2. Services: merge the sorted programmed and desired lists. */
 	i = j = 0;
-	while (i < rc->nsvcs || j < m->nsvcs) {
-		int c = i == rc->nsvcs ? 1 : j == m->nsvcs ? -1 : cmp_rc_svc(&rc->svcs[i], &des[j]);
+	while (i < rc->nsvcs || j < nms) {
+		int c = i == rc->nsvcs ? 1 : j == nms ? -1 : cmp_rc_svc(&rc->svcs[i], &des[j]);
 		char buf[XVIP_EPSTRLEN];
 
+		if (c < 0 && !scoped(scope, nscope, &rc->svcs[i].key.vip)) {
+			next[nnext++] = rc->svcs[i++];	/* another VIP's: as it is */
+			continue;
+		}
 		if (c < 0) {
 			/* Gone from the model: drain first when it had endpoints. */
 			if (drain_keep(rc, &rc->svcs[i], now))
@@ -1006,10 +1262,10 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 			ok[j] = true;
 		} else if (c == 0) {
 			next[nnext] = rc->svcs[i++];
-			ret = update_svc(rc, &next[nnext], &m->svcs[j], &des[j], NULL);
+			ret = update_svc(rc, &next[nnext], ms[j], &des[j], NULL);
 			if (ret) {
 				log_err("update service %s (%s): %s (%d)",
-					svc_str(&des[j], buf, sizeof(buf)), m->svcs[j].name,
+					svc_str(&des[j], buf, sizeof(buf)), ms[j]->name,
 					strerror(-ret), ret);
 				failed++;
 			} else {
@@ -1021,10 +1277,10 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 			struct xvip_rc_svc fresh = { .key = des[j].key };
 			size_t staged = st.n;
 
-			ret = update_svc(rc, &fresh, &m->svcs[j], &des[j], &st);
+			ret = update_svc(rc, &fresh, ms[j], &des[j], &st);
 			if (ret) {
 				log_err("add service %s (%s): %s (%d)",
-					svc_str(&des[j], buf, sizeof(buf)), m->svcs[j].name,
+					svc_str(&des[j], buf, sizeof(buf)), ms[j]->name,
 					strerror(-ret), ret);
 				failed++;
 			} else if (st.n > staged) {
@@ -1047,17 +1303,19 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 		}
 		j++;
 	}
-	failed += stage_commit(rc, &st, next, &nnext, m, des, ok, nv, nnv);
+	failed += stage_commit(rc, &st, next, &nnext, ms, des, ok, nv, nnv);
 	free(rc->svcs);
 	rc->svcs = next;
 	rc->nsvcs = nnext;
 	next = NULL;
 
 	/* VIPs gone from the model whose ports still drain keep their entry (and stay off lo). */
-	for (i = 0, k = nnv; i < rc->nvips; i++) {
-		if (find_vip(nv, k, &rc->vips[i].addr) || !vip_has_svcs(rc, &rc->vips[i].addr))
+	for (i = 0, k = nnv; i < nold; i++) {
+		struct xvip_rc_vip *o = &rc->vips[old[i]];
+
+		if (find_vip(nv, k, &o->addr) || !vip_has_svcs(rc, &o->addr))
 			continue;
-		nv[nnv] = rc->vips[i];
+		nv[nnv] = *o;
 		nv[nnv].want_lo = nv[nnv].ready_ok = false;
 		vip_track(rc, &nv[nnv], now);
 		nnv++;
@@ -1069,11 +1327,10 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 	 * 3. VIP entries, once the services behind them are in: until then a new
 	 * VIP is not on lo, so nothing reaches it. (A VIP entry alone drops.)
 	 */
-	for (i = 0, k = 0; i < nnv; i++) {
+	for (i = 0; i < nnv; i++) {
 		struct xvip_vip_val vv;
 
-		while (k < rc->nsvcs && xvip_addr_cmp(&rc->svcs[k].key.vip, &nv[i].addr) < 0)
-			k++;
+		k = svc_lower(rc->svcs, rc->nsvcs, &nv[i].addr);
 		vip_value(rc->svcs, rc->nsvcs, k, &nv[i].addr, &vv);
 		if (!vv.nports)
 			vv.nports = 1;	/* its ports failed to program: keep dropping */
@@ -1094,29 +1351,47 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 	}
 
 	/* 4. VIP entries no longer wanted; their withdrawal happened in step 1. */
-	for (i = 0; i < rc->nvips; i++) {
-		if (find_vip(nv, nnv, &rc->vips[i].addr))
+	for (i = 0, k = nnv; i < nold; i++) {
+		struct xvip_rc_vip *o = &rc->vips[old[i]];
+
+		if (find_vip(nv, k, &o->addr))
 			continue;
-		if (rc->vips[i].on_lo) {
-			nv[nnv] = rc->vips[i];	/* could not withdraw: keep trying */
+		if (o->on_lo) {
+			nv[nnv] = *o;	/* could not withdraw: keep trying */
 			nv[nnv].want_lo = nv[nnv].ready_ok = false;
 			nnv++;
 			continue;
 		}
-		xvip_maps_vip_del(rc->maps, &rc->vips[i].addr);
+		xvip_maps_vip_del(rc->maps, &o->addr);
 	}
 	qsort(nv, nnv, sizeof(*nv), qcmp_vip);
+	/* The VIPs outside the scope as they were, and the scope's as they are now. */
+	vips = calloc(rc->nvips + nnv + 1, sizeof(*vips));
+	if (!vips) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, j = 0; i < rc->nvips || j < nnv;) {
+		if (i < rc->nvips && scoped(scope, nscope, &rc->vips[i].addr))
+			i++;
+		else if (i < rc->nvips &&
+			 (j == nnv || xvip_addr_cmp(&rc->vips[i].addr, &nv[j].addr) < 0))
+			vips[nvips++] = rc->vips[i++];
+		else
+			vips[nvips++] = nv[j++];
+	}
 	free(rc->vips);
-	rc->vips = nv;
-	rc->nvips = nnv;
-	nv = NULL;
+	rc->vips = vips;
+	rc->nvips = nvips;
 
 	/*
 	 * 5. Advertise VIPs whose maps are complete and that have a ready endpoint;
 	 * after a withdrawal, only once they have been ready for the hold-down.
+	 * Those going onto lo now go together (a full sync adds 10,000s).
 	 */
-	for (i = 0; i < rc->nvips; i++) {
-		v = &rc->vips[i];
+	adds = calloc(nnv + 1, sizeof(*adds));
+	for (i = 0; i < nnv; i++) {
+		v = find_vip(rc->vips, rc->nvips, &nv[i].addr);
 		if (!v->ready_ok) {
 			v->why = v->on_lo && v->want_lo ? XVIP_VIP_ADVERTISED :
 				 v->on_lo ? XVIP_VIP_LO_FAILED : vip_why_not(rc, v);
@@ -1126,15 +1401,24 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m)
 			v->why = XVIP_VIP_HOLD_DOWN;
 			continue;
 		}
-		lo_set(rc, v, true);
+		if (!v->on_lo && adds)
+			adds[nadds++] = v;
+		else if (!v->on_lo)
+			lo_set(rc, v, true);
 		v->why = v->on_lo ? XVIP_VIP_ADVERTISED : XVIP_VIP_LO_FAILED;
 		if (v->on_lo)
 			v->held = false;
 	}
+	lo_add_many(rc, adds, nadds);
+	for (i = 0; i < nadds; i++) {
+		adds[i]->why = adds[i]->on_lo ? XVIP_VIP_ADVERTISED : XVIP_VIP_LO_FAILED;
+		if (adds[i]->on_lo)
+			adds[i]->held = false;
+	}
 	ret = 0;
 out:
 	stage_free(&st);
-	for (i = 0; des && i < m->nsvcs; i++) {
+	for (i = 0; des && i < nms; i++) {
 		free(des[i].be);
 		free(des[i].ranges);
 	}
@@ -1142,6 +1426,9 @@ out:
 	free(next);
 	free(nv);
 	free(ok);
+	free(ms);
+	free(old);
+	free(adds);
 	if (ret)
 		return ret;
 	failed += (int)rc->last.errors;
@@ -1371,6 +1658,12 @@ void xvip_rc_fini(struct xvip_reconciler *rc)
 	free(rc->refused);
 	rc->refused = NULL;
 	rc->nrefused = 0;
+	free(rc->local);
+	rc->local = NULL;
+	rc->nlocal = 0;
+	rc->local_ok = false;
+	xvip_nl_close(rc->addrmon);
+	rc->addrmon = NULL;
 	xvip_model_free(&rc->model);
 	pool_fini(&rc->svc_ids);
 	pool_fini(&rc->be_ids);

@@ -125,6 +125,12 @@ struct xvip_reconciler {
 	 */
 	struct xvip_addr *refused;
 	size_t nrefused;
+	/* This node's addresses xvipd did not add, sorted, as last read (see local_addrs). */
+	struct xvip_addr *local;
+	size_t nlocal;
+	bool local_ok;
+	struct xvip_nl *addrmon;	/* tells when they must be read again */
+	bool addrmon_failed;
 };
 
 int xvip_rc_init(struct xvip_reconciler *rc, struct xvip_maps *maps, struct xvip_nl *nl,
@@ -143,6 +149,19 @@ int xvip_rc_adopt(struct xvip_reconciler *rc);
  * it. The copy kept is the model without them.
  */
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
+/*
+ * The same for a source that knows what changed (the API source), at a cost
+ * in proportion to that: delta holds every entry the VIPs in vips[] (sorted,
+ * unique) have now, and the entries of every other VIP are those of the last
+ * model applied. Only those VIPs and their service ports are looked at (and
+ * their endpoints checked with ep_usable). Returns as xvip_rc_apply does, or
+ * -ESTALE without changing anything when a whole model must be applied
+ * instead: this node's own addresses changed, which may refuse or accept
+ * VIPs outside vips[]. Call xvip_rc_apply first; withdraw_reason must not
+ * have changed since (that, too, takes xvip_rc_apply or xvip_rc_reapply).
+ */
+int xvip_rc_apply_delta(struct xvip_reconciler *rc, const struct xvip_model *delta,
+			const struct xvip_addr *vips, size_t nvips);
 /*
  * Apply the last model again: when a deadline passed (hold-down, drain) or
  * withdraw_reason changed. 0 with nothing applied yet.
