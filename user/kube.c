@@ -91,6 +91,8 @@ struct xvip_kube {
 	struct xvip_model_index *ix;
 	bool relisted, ix_broken;
 	uint64_t debounce_at;		/* 0: not armed */
+	uint64_t dirty_since_ms;	/* the first change not applied yet */
+	uint64_t last_event_ms;		/* the last change */
 	uint64_t last_cost_ms;		/* the last changed() call, translation and apply */
 	uint64_t last_end_ms;		/* when it returned */
 	const char *node_reason;
@@ -226,6 +228,9 @@ static void node_update(struct xvip_kube *k)
 		log_info("Node %s: %s cleared: VIPs may be advertised again", k->o.node_name,
 			 k->node_reason);
 	k->node_reason = r;
+	k->last_event_ms = now_ms();
+	if (!k->dirty)
+		k->dirty_since_ms = k->last_event_ms;
 	k->dirty = true;
 }
 
@@ -308,6 +313,9 @@ static void slim(struct kw *w, struct json_object *o)
 
 static void mark_changed(struct xvip_kube *k)
 {
+	k->last_event_ms = now_ms();
+	if (!k->dirty)
+		k->dirty_since_ms = k->last_event_ms;
 	k->dirty = true;
 }
 
@@ -1012,25 +1020,38 @@ static void tick(struct xvip_kube *k)
 			start(&k->w[i]);
 	/*
 	 * Nothing is applied until every resource is listed: half a view would
-	 * flush the rest. Then a burst of events within the window gives one
-	 * apply, and applies start at least twice their own cost apart, so a large
-	 * cluster under constant churn spends at most a third of a core here.
+	 * flush the rest. Then the apply waits for the watches to be quiet for
+	 * quiet_ms, so a burst of events gives one apply, but never more than
+	 * debounce_ms after the first event; and applies start at least twice
+	 * their own cost apart, so a large cluster under constant churn spends at
+	 * most a third of a core here. Applying one change costs about a
+	 * millisecond, so the quiet time is what a lone change waits.
 	 */
-	if (k->dirty && all_listed(k) && !k->debounce_at) {
+	if (k->dirty && all_listed(k)) {
 		uint64_t gap = 2 * (k->last_cost_ms > 1000 ? 1000 : k->last_cost_ms);
+		uint64_t at = k->last_event_ms + k->o.quiet_ms;
 
-		k->debounce_at = now + k->o.debounce_ms;
-		if (k->last_end_ms + gap > k->debounce_at)
-			k->debounce_at = k->last_end_ms + gap;
+		if (at > k->dirty_since_ms + k->o.debounce_ms)
+			at = k->dirty_since_ms + k->o.debounce_ms;
+		if (k->last_end_ms + gap > at)
+			at = k->last_end_ms + gap;
+		k->debounce_at = at;
 	}
 	if (k->debounce_at && k->debounce_at <= now) {
+		bool whole = k->relisted || !k->last_end_ms;
+
 		k->debounce_at = 0;
 		k->dirty = false;
 		for (int i = 0; i < XVIP_KUBE_RES_MAX; i++)
 			k->st.objects[i] = (uint64_t)json_object_object_length(k->w[i].cache);
 		k->o.changed(k->o.ctx);
 		k->last_end_ms = now_ms();
-		k->last_cost_ms = k->last_end_ms - now;
+		/*
+		 * The whole view after a (re)list costs seconds in a large cluster;
+		 * the changes after it cost milliseconds and are not held back for
+		 * it (relists are paced by their own backoff).
+		 */
+		k->last_cost_ms = whole ? 0 : k->last_end_ms - now;
 	}
 }
 
@@ -1233,6 +1254,8 @@ int xvip_kube_init(struct xvip_kube **kp, const struct xvip_kube_opts *o)
 		k->o.page_size = 500;
 	if (!k->o.debounce_ms)
 		k->o.debounce_ms = 75;
+	if (!k->o.quiet_ms)
+		k->o.quiet_ms = 3;
 	k->mo = *o->model;
 	k->mo.quiet = true;
 	ret = xvip_model_index_new(&k->ix, &k->mo);

@@ -53,6 +53,7 @@ struct xvip_kube_opts {
 	unsigned int stall_seconds;	/* reconnect a response silent this long (default 120) */
 	unsigned int page_size;		/* list limit (default 500) */
 	unsigned int debounce_ms;	/* a burst of events within this gives one call (75) */
+	unsigned int quiet_ms;		/* ... once no event came for this long (3) */
 	/* The cache or the Node's state changed; called from xvip_kube_dispatch only. */
 	void (*changed)(void *ctx);
 	void *ctx;
