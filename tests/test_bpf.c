@@ -1136,7 +1136,8 @@ TEST(layout_v1_conntrack_is_migrated)
 	struct xvip_flow rk = { .sport = htons(8080), .dport = htons(41000), .proto = IPPROTO_TCP };
 	struct xvip_ct_val cv = { .backend_id = 1, .svc_id = 1, .created_ns = 5, .seen_ns = 6 }, got;
 	struct xvip_rnat_val rv = { .vport = htons(80), .svc_id = 1 }, rgot;
-	char dir[128], path[256];
+	char dir[128], path[256], mpath[256];
+	uint32_t *table, size;
 	struct xvip_dp d2;
 	struct xvip_cfg cfg;
 	int ct, rn, ret;
@@ -1159,6 +1160,27 @@ TEST(layout_v1_conntrack_is_migrated)
 	ret = ret || bpf_obj_pin(rn, path);
 	close(ct);
 	close(rn);
+	/* a version 1 Maglev outer map, plain inner arrays, one table at id 3 */
+	{
+		LIBBPF_OPTS(bpf_map_create_opts, io, .map_flags = BPF_F_INNER_MAP);
+		uint32_t n = 251 + XVIP_MAGLEV_HDR;
+		int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "v1_inner", 4, 4, n, &io);
+		int outer;
+
+		for (uint32_t i = 0; inner >= 0 && i < n; i++) {
+			uint32_t v = i ? 100 + i % 7 : 251;
+
+			ret = ret || bpf_map_update_elem(inner, &i, &v, BPF_ANY);
+		}
+		LIBBPF_OPTS(bpf_map_create_opts, oo, .inner_map_fd = inner);
+		outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "xvip_maglev", 4, 4, 16, &oo);
+		snprintf(mpath, sizeof(mpath), "%s/%s", dir, XVIP_MAP_MAGLEV_V1);
+		ret = ret || inner < 0 || outer < 0 ||
+		      bpf_map_update_elem(outer, &(uint32_t){ 3 }, &inner, BPF_ANY) ||
+		      bpf_obj_pin(outer, mpath);
+		close(inner);
+		close(outer);
+	}
 	o.pin_dir = dir;
 	if (ASSERT_OK(ret, "version 1 maps pinned") && ASSERT_OK(xvip_dp_load(&d2, &o), "load")) {
 		if (ASSERT_OK(xvip_maps_cfg_get(&d2.maps, &cfg), "config"))
@@ -1168,6 +1190,15 @@ TEST(layout_v1_conntrack_is_migrated)
 		if (ASSERT_OK(xvip_maps_rnat_get(&d2.maps, &rk, &rgot), "reverse entry migrated"))
 			ASSERT_MEMEQ(&rgot, &rv, sizeof(rv), "its value");
 		ASSERT_TRUE(access(path, F_OK) != 0, "old pins removed");
+		if (ASSERT_OK(xvip_maps_maglev_read(&d2.maps, 3, &table, &size), "table migrated")) {
+			bool same = size == 251;
+
+			for (uint32_t i = 0; same && i < size; i++)
+				same = table[i] == 100 + (i + 1) % 7;
+			ASSERT_TRUE(same, "its slots");
+			free(table);
+		}
+		ASSERT_TRUE(access(mpath, F_OK) != 0, "old Maglev pin removed");
 		xvip_dp_close(&d2);
 	}
 	xvip_dp_cleanup(dir);

@@ -188,6 +188,58 @@ static int migrate_v1(struct xvip_dp *dp, struct xvip_cfg *cfg)
 }
 
 /*
+ * Layout version 1's Maglev tables (XVIP_MAP_MAGLEV_V1, plain inner arrays)
+ * are copied into the new outer map before the new programs run, so no
+ * service is without its table across the upgrade; then the old pin goes.
+ */
+static int migrate_maglev_v1(struct xvip_dp *dp)
+{
+	struct bpf_map_info info = {};
+	uint32_t ilen = sizeof(info), n = 0, done = 0;
+	struct xvip_maps old = dp->maps;
+	uint32_t *ids = NULL;
+	int *fds = NULL, ret = 0;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, XVIP_MAP_MAGLEV_V1);
+	old.maglev = bpf_obj_get(path);
+	if (old.maglev < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_obj_get_info_by_fd(old.maglev, &info, &ilen)) {
+		ret = -errno;
+		goto out;
+	}
+	ids = calloc(info.max_entries, sizeof(*ids));
+	fds = calloc(info.max_entries, sizeof(*fds));
+	if (!ids || !fds) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t id = 0; id < info.max_entries && !ret; id++) {
+		uint32_t *table, size;
+
+		if (xvip_maps_maglev_read(&old, id, &table, &size))
+			continue;	/* no table for this id */
+		ret = xvip_maps_maglev_prepare(&dp->maps, table, size, &fds[n]);
+		free(table);
+		if (!ret)
+			ids[n++] = id;
+	}
+	ret = ret ?: xvip_maps_maglev_swap_many(&dp->maps, ids, fds, n, &done);
+	if (!ret) {
+		log_info("maglev: %u tables migrated from layout version 1 (%s removed)", done, path);
+		unlink(path);
+	}
+out:
+	for (uint32_t i = 0; fds && i < n; i++)
+		close(fds[i]);
+	free(ids);
+	free(fds);
+	close(old.maglev);
+	return ret;
+}
+
+/*
  * xvip_cfg before any program runs: adopted tables keep their seed (it
  * places their flows); new ones get a random one, so nobody outside can
  * aim flows at one bucket or one Maglev slot.
@@ -323,6 +375,10 @@ int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
 	ret = init_cfg(dp, o->ct_size);
 	if (ret)
 		goto err;
+	ret = migrate_maglev_v1(dp);
+	if (ret)
+		log_warn("migrate layout version 1 Maglev tables: %s (%d); services have no table "
+			 "until the first apply", strerror(-ret), ret);
 	load_sock(dp, o, &oo);
 	return 0;
 err:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -367,45 +368,44 @@ out:
 	return ret;
 }
 
-int xvip_maps_maglev_prepare(const struct xvip_maps *m, const uint32_t *table, uint32_t size,
-			     int *fd_out)
+/*
+ * A new inner map of size + 1 elements holding the table, written through
+ * its mapping: an mmapable array keeps element i at byte 8 * i (values are
+ * rounded up to 8 bytes), and mapped pages start zeroed.
+ */
+static int maglev_new(const uint32_t *table, uint32_t size, __u32 flags, int *fd_out)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
-	uint32_t n = size + XVIP_MAGLEV_HDR, *keys = NULL, *vals = NULL;
-	int fd, ret;
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+	uint32_t n = size + XVIP_MAGLEV_HDR;
+	size_t len = ((size_t)n * 8 + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1);
+	uint32_t *mem;
+	int fd, ret = 0;
 
-	(void)m;
-	if (!size)
-		return -EINVAL;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xvip_mtab", sizeof(uint32_t), sizeof(uint32_t),
 			    n, &opts);
 	if (fd < 0)
 		return -errno;
-	keys = malloc(n * sizeof(*keys));
-	vals = malloc(n * sizeof(*vals));
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		keys[i] = i;
-	vals[0] = size;
-	memcpy(vals + XVIP_MAGLEV_HDR, table, size * sizeof(*table));
-	ret = ret_errno(bpf_map_update_batch(fd, keys, vals, &n, NULL));
-	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
-		/* Older kernels: element by element, still before the swap. */
-		ret = 0;
-		for (uint32_t i = 0; i < size + XVIP_MAGLEV_HDR && !ret; i++)
-			ret = ret_errno(bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY));
-	}
-out:
-	free(keys);
-	free(vals);
-	if (ret)
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		ret = -errno;
 		close(fd);
-	else
-		*fd_out = fd;
-	return ret;
+		return ret;
+	}
+	mem[0] = size;
+	for (uint32_t i = 0; i < size; i++)
+		mem[2 * (i + XVIP_MAGLEV_HDR)] = table[i];
+	munmap(mem, len);
+	*fd_out = fd;
+	return 0;
+}
+
+int xvip_maps_maglev_prepare(const struct xvip_maps *m, const uint32_t *table, uint32_t size,
+			     int *fd_out)
+{
+	(void)m;
+	if (!size)
+		return -EINVAL;
+	return maglev_new(table, size, BPF_F_INNER_MAP | BPF_F_MMAPABLE, fd_out);
 }
 
 int xvip_maps_maglev_swap_many(const struct xvip_maps *m, const uint32_t *svc_ids,
@@ -448,6 +448,21 @@ int xvip_maps_maglev_del(const struct xvip_maps *m, uint32_t svc_id)
 	return ret == -ENOENT ? 0 : ret;
 }
 
+/* Read an mmapable table's n slots through a read-only mapping. */
+static int maglev_copy_out(int fd, uint32_t *t, uint32_t n)
+{
+	size_t len = ((size_t)(n + XVIP_MAGLEV_HDR) * 8 + (size_t)getpagesize() - 1) &
+		     ~((size_t)getpagesize() - 1);
+	const uint32_t *mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	for (uint32_t i = 0; i < n; i++)
+		t[i] = mem[2 * (i + XVIP_MAGLEV_HDR)];
+	munmap((void *)mem, len);
+	return 0;
+}
+
 int xvip_maps_maglev_read(const struct xvip_maps *m, uint32_t svc_id, uint32_t **table,
 			  uint32_t *size)
 {
@@ -472,9 +487,12 @@ int xvip_maps_maglev_read(const struct xvip_maps *m, uint32_t svc_id, uint32_t *
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < n && !ret; i++) {
-		key = i + XVIP_MAGLEV_HDR;
-		ret = ret_errno(bpf_map_lookup_elem(fd, &key, &t[i]));
+	if (maglev_copy_out(fd, t, n)) {
+		/* a version 1 table (not mmapable): element by element */
+		for (uint32_t i = 0; i < n && !ret; i++) {
+			key = i + XVIP_MAGLEV_HDR;
+			ret = ret_errno(bpf_map_lookup_elem(fd, &key, &t[i]));
+		}
 	}
 	if (ret) {
 		free(t);

@@ -79,7 +79,7 @@ XVIP_INLINE int lb_maglev(__u32 svc_id, __u32 hash, struct xvip_lb_result *res)
 	__u32 *size, *be_id, idx = 0;
 	void *table;
 
-	table = bpf_map_lookup_elem(&xvip_maglev, &svc_id);
+	table = bpf_map_lookup_elem(&xvip_maglev_v2, &svc_id);
 	if (!table)
 		return -XVIP_DROP_NO_BACKEND;
 	size = bpf_map_lookup_elem(table, &idx);
