@@ -448,6 +448,8 @@ node_withdraw_cycle() {
 	check "$what: maps kept" svc_present "$VIP"
 	check "$what: flows still served ($(ok_count "$VIP" 5)/5)" test "$(ok_count "$VIP" 5)" -eq 5
 	check "$what: /metrics says withdrawn" test "$(metric xvip_withdrawn)" = 1
+	# The state file follows an apply within STATE_WRITE_MS (250 ms), not at once.
+	lab_wait "status_has 'withdrawn: node is'" 20
 	check "$what: xvipctl status says why" status_has "withdrawn: node is"
 	apply node
 	lab_wait "lab_vip_on_lo $VIP" 50
@@ -470,6 +472,7 @@ test_metrics_and_status() {
 	check "synced" grep -q '^xvip_synced 1$' <<<"$m"
 	check "last apply time" grep -qE '^xvip_last_apply_timestamp_seconds [1-9]' <<<"$m"
 	check "API errors by cause" grep -qE '^xvip_api_errors_total\{cause="gone"\} [1-9]' <<<"$m"
+	lab_wait "status_has 'sync: *synced'" 20
 	check "xvipctl status: synced" status_has "sync: *synced"
 	check "xvipctl status: running" status_has "xvipd: *running"
 	check "xvipctl -o json status: daemon synced, running, kubernetes" python3 -c '

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "model.h"
+#include "reconcile.h"
 #include "status.h"
 
 __attribute__((constructor)) static void quiet_log(void)
@@ -485,6 +486,133 @@ out:
 	rmtmp();
 }
 
+static uint64_t fixed_clock(void)
+{
+	return 100000000000ULL;	/* 100 s */
+}
+
+/* One VIP's entry in the state file's vip_states, by address; NULL: not there. */
+static struct json_object *vip_entry(struct json_object *arr, const char *vip)
+{
+	struct json_object *v;
+
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "vip", &v) &&
+		    !strcmp(json_object_get_string(v), vip))
+			return json_object_array_get_idx(arr, i);
+	return NULL;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static double jdbl(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : -1;
+}
+
+/* The per-VIP list is formatted by hand, not by json-c: it must still parse, escaped. */
+TEST(test_state_file_vips)
+{
+	static const char *addrs[] = { "10.96.0.1", "10.96.0.2", "10.96.0.3", "fd00::4" };
+	struct xvip_rc_vip vips[4] = {};
+	struct xvip_rc_svc svcs[5] = {};
+	struct xvip_reconciler rc = {
+		.vips = vips, .nvips = 4, .svcs = svcs, .nsvcs = 5, .clock = fixed_clock,
+		.hold_down_ns = 30000000000ULL,
+		.withdraw_reason = "dataplane down: pin \"/sys/fs/bpf/x\\y\"\nis gone",
+	};
+	struct xvip_status st = {
+		.source = "file", .origin = "/etc/xvip/services.json", .node = "node1",
+		.vips = 4, .rc = &rc, .frr_mode = "connected",
+	};
+	struct json_object *o = NULL, *arr, *e;
+	char path[300], *text = NULL;
+	size_t len;
+
+	if (!mktmp())
+		return;
+	for (int i = 0; i < 4; i++)
+		if (!ASSERT_OK(xvip_addr_parse(addrs[i], &vips[i].addr), addrs[i]))
+			goto out;
+	vips[0].on_lo = true;
+	vips[0].why = XVIP_VIP_ADVERTISED;
+	vips[1].why = XVIP_VIP_WITHDRAWN;
+	vips[2].why = XVIP_VIP_HOLD_DOWN;
+	vips[2].eligible_since_ns = fixed_clock() - 10000000000ULL;	/* 20 s left */
+	vips[3].why = XVIP_VIP_DRAINING;
+	/* Two ports on .1, one on .2, one on .3, one draining on fd00::4. */
+	svcs[0].key.vip = vips[0].addr;
+	svcs[1].key.vip = vips[0].addr;
+	svcs[2].key.vip = vips[1].addr;
+	svcs[3].key.vip = vips[2].addr;
+	svcs[4].key.vip = vips[3].addr;
+	svcs[4].drain_until_ns = fixed_clock() + 5000000000ULL;
+
+	if (!ASSERT_OK(xvip_status_format(&st, &text, &len), "format"))
+		goto out;
+	ASSERT_EQ(len, strlen(text), "length");
+	ASSERT_TRUE(len > 2 && !strcmp(text + len - 2, "}\n"), "ends with }\\n");
+	o = json_tokener_parse(text);
+	if (!ASSERT_TRUE(json_object_is_type(o, json_type_object), "parses as a JSON object"))
+		goto out;
+	ASSERT_STREQ(jstr(o, "node"), "node1", "top-level fields kept");
+	if (!ASSERT_TRUE(json_object_object_get_ex(o, "vip_states", &arr) &&
+			 json_object_array_length(arr) == 4, "4 vip_states"))
+		goto out;
+	e = vip_entry(arr, "10.96.0.1");
+	ASSERT_TRUE(e && json_object_get_boolean(json_object_object_get(e, "advertised")),
+		    ".1 advertised");
+	ASSERT_EQ(e ? jdbl(e, "ports") : -1, 2, ".1 has 2 ports");
+	e = vip_entry(arr, "10.96.0.2");
+	ASSERT_STREQ(e ? jstr(e, "why") : NULL, "withdrawn", ".2 withdrawn");
+	ASSERT_STREQ(e ? jstr(e, "withdraw_reason") : NULL, rc.withdraw_reason,
+		     ".2 reason, quotes, backslash and newline escaped");
+	ASSERT_TRUE(e && !json_object_get_boolean(json_object_object_get(e, "advertised")),
+		    ".2 not advertised");
+	e = vip_entry(arr, "10.96.0.3");
+	ASSERT_STREQ(e ? jstr(e, "why") : NULL, "hold-down", ".3 hold-down");
+	ASSERT_TRUE(e && jdbl(e, "hold_down_left_s") > 19.99 && jdbl(e, "hold_down_left_s") < 20.01,
+		    ".3 20 s of hold-down left");
+	e = vip_entry(arr, "fd00::4");
+	ASSERT_EQ(e ? jdbl(e, "draining_ports") : -1, 1, "fd00::4 one port draining");
+	ASSERT_TRUE(e && jdbl(e, "drain_left_s") > 4.99 && jdbl(e, "drain_left_s") < 5.01,
+		    "fd00::4 5 s of drain left");
+	json_object_put(o);
+	o = NULL;
+
+	/* What xvip_status_write puts in place is that text, read back whole. */
+	snprintf(path, sizeof(path), "%s/status.json", tmpdir);
+	if (!ASSERT_OK(xvip_status_write(path, &st), "write") ||
+	    !ASSERT_OK(xvip_status_read(path, &o), "read back"))
+		goto out;
+	ASSERT_TRUE(json_object_object_get_ex(o, "vip_states", &arr) &&
+		    json_object_array_length(arr) == 4, "4 vip_states in the file");
+	json_object_put(o);
+	o = NULL;
+	free(text);
+	text = NULL;
+
+	rc.nvips = 0;
+	rc.nsvcs = 0;
+	if (!ASSERT_OK(xvip_status_format(&st, &text, &len), "format, no VIPs"))
+		goto out;
+	o = json_tokener_parse(text);
+	ASSERT_TRUE(json_object_object_get_ex(o, "vip_states", &arr) &&
+		    json_object_is_type(arr, json_type_array) && !json_object_array_length(arr),
+		    "no VIPs: an empty vip_states");
+out:
+	free(text);
+	json_object_put(o);
+	rmtmp();
+}
+
 TEST(test_metrics_addr)
 {
 	struct sockaddr_storage ss;
@@ -506,4 +634,5 @@ TEST_MAIN(TEST_CASE(test_base64), TEST_CASE(test_kubeconfig_embedded),
 	  TEST_CASE(test_kubeconfig_files_relative), TEST_CASE(test_kubeconfig_errors),
 	  TEST_CASE(test_in_cluster), TEST_CASE(test_node_reason),
 	  TEST_CASE(test_api_objects_same_model_as_file), TEST_CASE(test_state_file),
+	  TEST_CASE(test_state_file_vips),
 	  TEST_CASE(test_metrics_addr))

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,18 +35,111 @@ static struct json_object *per_res(const uint64_t *v)
 	return o;
 }
 
-/* Each VIP: advertised or not, why, and what is pending (hold-down, drain). */
-static struct json_object *vip_states(const struct xvip_status *st)
+/*
+ * The state file's text grows here. At 10k VIPs the per-VIP list is most
+ * of its 1 MB: formatted straight into one buffer rather than built as
+ * json-c objects and serialized (a tree of 60k objects took 10-20 ms).
+ */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static bool sb_room(struct sbuf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	if (b->oom)
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (!sb_room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!sb_room(b, 128))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if ((size_t)n >= b->cap - b->len) {	/* rare: longer than the room left */
+		if (!sb_room(b, (size_t)n))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+/* A JSON string: withdraw reasons can name paths, so escape what JSON needs. */
+static void sb_str(struct sbuf *b, const char *s)
+{
+	char u[8];
+
+	if (!s) {
+		sb_add(b, "null", 4);
+		return;
+	}
+	sb_add(b, "\"", 1);
+	for (;;) {
+		size_t run = 0;
+
+		while (s[run] && s[run] != '"' && s[run] != '\\' && (unsigned char)s[run] >= 0x20)
+			run++;
+		sb_add(b, s, run);
+		s += run;
+		if (!*s)
+			break;
+		if (*s == '"' || *s == '\\')
+			snprintf(u, sizeof(u), "\\%c", *s);
+		else
+			snprintf(u, sizeof(u), "\\u%04x", (unsigned char)*s);
+		sb_add(b, u, strlen(u));
+		s++;
+	}
+	sb_add(b, "\"", 1);
+}
+
+/* Each VIP on one line: advertised or not, why, and what is pending (hold-down, drain). */
+static void vip_states(struct sbuf *b, const struct xvip_status *st)
 {
 	const struct xvip_reconciler *rc = st->rc;
-	struct json_object *arr = json_object_new_array();
 	uint64_t now = xvip_rc_now(rc);
 	char a[XVIP_ADDRSTRLEN];
 	size_t k = 0;
 
+	sb_printf(b, "  \"vip_states\":[");
 	for (size_t i = 0; i < rc->nvips; i++) {
 		const struct xvip_rc_vip *v = &rc->vips[i];
-		struct json_object *o = json_object_new_object();
 		uint64_t drain_end = 0;
 		unsigned int ports = 0, draining = 0;
 
@@ -59,30 +154,35 @@ static struct json_object *vip_states(const struct xvip_status *st)
 					drain_end = rc->svcs[j].drain_until_ns;
 			}
 		}
-		add_str(o, "vip", xvip_addr_str(&v->addr, a, sizeof(a)));
-		json_object_object_add(o, "advertised", json_object_new_boolean(v->on_lo));
-		add_str(o, "why", xvip_vip_why_str(v->why));
-		if (v->why == XVIP_VIP_WITHDRAWN)
-			add_str(o, "withdraw_reason", rc->withdraw_reason);
+		sb_printf(b, "%s\n    {\"vip\":\"%s\",\"advertised\":%s,\"why\":",
+			  i ? "," : "", xvip_addr_str(&v->addr, a, sizeof(a)),
+			  v->on_lo ? "true" : "false");
+		sb_str(b, xvip_vip_why_str(v->why));
+		if (v->why == XVIP_VIP_WITHDRAWN) {
+			sb_printf(b, ",\"withdraw_reason\":");
+			sb_str(b, rc->withdraw_reason);
+		}
 		if (v->why == XVIP_VIP_HOLD_DOWN) {
 			uint64_t end = v->eligible_since_ns + rc->hold_down_ns;
 
-			json_object_object_add(o, "hold_down_left_s", json_object_new_double(
-				end > now ? (double)(end - now) / 1e9 : 0));
+			sb_printf(b, ",\"hold_down_left_s\":%.3f",
+				  end > now ? (double)(end - now) / 1e9 : 0.0);
 		}
-		json_object_object_add(o, "ports", json_object_new_int(ports));
-		json_object_object_add(o, "draining_ports", json_object_new_int(draining));
+		sb_printf(b, ",\"ports\":%u,\"draining_ports\":%u", ports, draining);
 		if (drain_end)
-			json_object_object_add(o, "drain_left_s", json_object_new_double(
-				drain_end > now ? (double)(drain_end - now) / 1e9 : 0));
-		if (st->frr)
-			add_str(o, "frr", xvip_frr_vip_str(xvip_frr_vip_state(st->frr, &v->addr)));
-		json_object_array_add(arr, o);
+			sb_printf(b, ",\"drain_left_s\":%.3f",
+				  drain_end > now ? (double)(drain_end - now) / 1e9 : 0.0);
+		if (st->frr) {
+			sb_printf(b, ",\"frr\":");
+			sb_str(b, xvip_frr_vip_str(xvip_frr_vip_state(st->frr, &v->addr)));
+		}
+		sb_add(b, "}", 1);
 	}
-	return arr;
+	sb_printf(b, "%s]", rc->nvips ? "\n  " : "");
 }
 
-struct json_object *xvip_status_json(const struct xvip_status *st)
+/* Everything but the per-VIP list, which xvip_status_format appends. */
+static struct json_object *status_json(const struct xvip_status *st)
 {
 	struct json_object *o = json_object_new_object(), *api, *errs;
 
@@ -116,8 +216,6 @@ struct json_object *xvip_status_json(const struct xvip_status *st)
 			add_u64(o, "frr_statements_readded", xvip_frr_reapplied(st->frr));
 		}
 	}
-	if (st->rc)
-		json_object_object_add(o, "vip_states", vip_states(st));
 	if (st->frr_sessions)
 		json_object_object_add(o, "frr_sessions", json_object_get(st->frr_sessions));
 	if (st->kube) {
@@ -158,23 +256,66 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-int xvip_status_write(const char *path, const struct xvip_status *st)
+int xvip_status_format(const struct xvip_status *st, char **out, size_t *len)
 {
-	struct json_object *o = xvip_status_json(st);
-	char tmp[PATH_MAX];
+	struct json_object *o = status_json(st);
+	struct sbuf b = {};
 	const char *s;
-	size_t len;
-	int fd, ret = 0;
+	size_t n;
 
+	*out = NULL;
+	*len = 0;
 	if (!o)
 		return -ENOMEM;
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 					   JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(s);
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		ret = -ENAMETOOLONG;
-		goto out;
+	n = s ? strlen(s) : 0;
+	/* json-c ends a non-empty object with "\n}": the list goes in before it. */
+	if (st->rc && n >= 2 && !strcmp(s + n - 2, "\n}")) {
+		sb_add(&b, s, n - 2);
+		sb_add(&b, ",\n", 2);
+		vip_states(&b, st);
+		sb_add(&b, "\n}\n", 3);
+	} else if (s) {
+		sb_add(&b, s, n);
+		sb_add(&b, "\n", 1);
 	}
+	json_object_put(o);
+	if (b.oom || !b.len) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+static int write_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, s, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int xvip_status_write(const char *path, const struct xvip_status *st)
+{
+	char tmp[PATH_MAX], *s = NULL;
+	size_t len;
+	int fd, ret;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	ret = xvip_status_format(st, &s, &len);
+	if (ret)
+		return ret;
 	ret = mkdir_parent(path);
 	if (ret)
 		goto out;
@@ -183,8 +324,7 @@ int xvip_status_write(const char *path, const struct xvip_status *st)
 		ret = -errno;
 		goto out;
 	}
-	if (write(fd, s, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		ret = errno ? -errno : -EIO;
+	ret = write_all(fd, s, len);
 	if (close(fd) && !ret)
 		ret = -errno;
 	if (!ret && rename(tmp, path))
@@ -192,7 +332,7 @@ int xvip_status_write(const char *path, const struct xvip_status *st)
 	if (ret)
 		unlink(tmp);
 out:
-	json_object_put(o);
+	free(s);
 	return ret;
 }
 

@@ -4,7 +4,8 @@
  * and the state file. The state file (default /run/xvip/status.json; bpffs
  * holds only maps and programs) is how xvipctl, which reads nothing but
  * pinned objects otherwise, learns the sync state: xvipd rewrites it whole
- * (write and rename) on every apply and every few seconds as a heartbeat.
+ * (write and rename) at most 250 ms after an apply and every few seconds as
+ * a heartbeat (STATE_WRITE_MS in xvipd.c).
  */
 #ifndef XVIP_STATUS_H
 #define XVIP_STATUS_H
@@ -46,8 +47,8 @@ struct xvip_status {
 	uint32_t drain_s, hold_down_s;
 };
 
-/* The status as a JSON object (also what xvipctl -o json status shows). */
-struct json_object *xvip_status_json(const struct xvip_status *st);
+/* The state file's text (what xvipctl -o json status shows), "\n"-terminated; free() it. */
+int xvip_status_format(const struct xvip_status *st, char **out, size_t *len);
 /* Atomically replace path (its directory created if missing). */
 int xvip_status_write(const char *path, const struct xvip_status *st);
 /* The last state file written; -ENOENT if there is none. */
