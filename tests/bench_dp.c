@@ -159,27 +159,11 @@ static void svc_key(uint32_t svc, struct xvip_svc_key *k)
  * sure no program still sees the old table), about 9 ms here: 10,000 services
  * one by one take minutes. The benchmark swaps its fillers in with one batch.
  */
-static int inner_table(const uint32_t *table, uint32_t size)
+static int inner_table(struct bench *b, const uint32_t *table, uint32_t size)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
-	uint32_t keys[TABLE + XVIP_MAGLEV_HDR], vals[TABLE + XVIP_MAGLEV_HDR];
-	uint32_t n = size + XVIP_MAGLEV_HDR;
-	int fd;
+	int fd, ret = xvip_maps_maglev_prepare(&b->dp.maps, table, size, &fd);
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xvip_mtab", 4, 4, n, &opts);
-	if (fd < 0)
-		return -errno;
-	for (uint32_t i = 0; i < n; i++) {
-		keys[i] = i;
-		vals[i] = i ? table[i - 1] : size;
-	}
-	if (bpf_map_update_batch(fd, keys, vals, &n, NULL)) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return ret ? ret : fd;
 }
 
 /*
@@ -224,7 +208,7 @@ static int add_service(struct bench *b, uint32_t svc, int *inner_fd)
 	if (ret)
 		return ret;
 	if (inner_fd) {
-		*inner_fd = inner_table(table, TABLE);
+		*inner_fd = inner_table(b, table, TABLE);
 		return *inner_fd < 0 ? *inner_fd : 0;
 	}
 	ret = xvip_maps_maglev_swap(&b->dp.maps, svc, table, TABLE);
