@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,10 @@ int xvip_frr_vtysh(const struct xvip_frr_opts *o, const char *const *cmds, size_
 	size_t argc = 0, len = 0, cap = 4096;
 	uint64_t deadline;
 	char *buf;
+	posix_spawn_file_actions_t fa;
 	int fds[2], status, ret = 0;
+	sigset_t none, dfl;
+	posix_spawnattr_t sa;
 	pid_t pid;
 
 	*out = NULL;
@@ -75,28 +79,37 @@ int xvip_frr_vtysh(const struct xvip_frr_opts *o, const char *const *cmds, size_
 		free(buf);
 		return -errno;
 	}
-	pid = fork();
-	if (pid < 0) {
-		ret = -errno;
+	/*
+	 * posix_spawn, not fork: glibc starts the child with CLONE_VM |
+	 * CLONE_VFORK, so nothing of xvipd's address space is copied (a fork
+	 * of a daemon holding 10,000 services' state took 15 ms, stalling the
+	 * event loop). The child gets /dev/null as stdin, the pipe as stdout
+	 * and stderr, no blocked signals (xvipd blocks its own for signalfd)
+	 * and SIGPIPE back to its default.
+	 */
+	ret = posix_spawn_file_actions_init(&fa);
+	ret = ret ?: posix_spawnattr_init(&sa);
+	if (!ret) {
+		sigemptyset(&none);
+		sigemptyset(&dfl);
+		sigaddset(&dfl, SIGPIPE);
+		ret = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		ret = ret ?: posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+		ret = ret ?: posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+		ret = ret ?: posix_spawnattr_setsigmask(&sa, &none);
+		ret = ret ?: posix_spawnattr_setsigdefault(&sa, &dfl);
+		ret = ret ?: posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+							   POSIX_SPAWN_SETSIGDEF);
+		ret = ret ?: posix_spawnp(&pid, prog, &fa, &sa, (char *const *)argv, environ);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	if (ret) {
 		close(fds[0]);
 		close(fds[1]);
-		free(buf);
-		return ret;
-	}
-	if (pid == 0) {
-		sigset_t none;
-		int null = open("/dev/null", O_RDONLY);
-
-		/* xvipd blocks its signals for signalfd and ignores SIGPIPE: undo both. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		execvp(prog, (char *const *)argv);
-		_exit(127);
+		buf[0] = '\0';
+		*out = buf;
+		return ret == ENOENT ? -ENOENT : -ret;	/* no vtysh: as an exec failure */
 	}
 	close(fds[1]);
 	deadline = mono_ms() + (uint64_t)timeout;

@@ -751,9 +751,10 @@ static void health_check(struct daemon *d)
 		d->dp_why[0] = '\0';
 		reapply(d, "dataplane back");
 	}
-	if (d->o.frr != FRR_OFF && d->health_ticks % SESSIONS_TICKS == 0)
+	d->health_ticks++;
+	if (d->o.frr != FRR_OFF && d->health_ticks % SESSIONS_TICKS == 1)
 		poll_sessions(d);
-	if (d->frr && ++d->health_ticks % FRR_POLL_TICKS == 0) {
+	if (d->frr && d->health_ticks % FRR_POLL_TICKS == 0) {
 		unsigned int readded = xvip_frr_reapplied(d->frr);
 		int before = d->frr_ret;
 
