@@ -188,8 +188,10 @@ test_bench_dp_output() {
 		'len(d["dataplane"]["configs"]) == 4 and all(len(c["scenarios"]) == 6 for c in d["dataplane"]["configs"])'
 	check "counters moved once per packet" py \
 		'all(s.get("counter_delta", d["dataplane"]["iterations"]) == d["dataplane"]["iterations"] for c in d["dataplane"]["configs"] for s in c["scenarios"].values())'
-	check "figures are positive and finite" py \
-		'all(0 < s["ns"] < 1e6 for c in d["dataplane"]["configs"] for k, s in c["scenarios"].items() if k != "floor") and all(0 < c["overhead_ns"] < 1e5 for c in d["dataplane"]["configs"])'
+	# The floor and non-VIP traffic cost a few ns above the subtracted overhead: in a
+	# short run the clock's 10 ns steps can put them a little below zero.
+	check "figures are finite, positive where the program does real work" py \
+		'all((-20 < s["ns"] if k in ("floor", "non_vip") else 0 < s["ns"]) and s["ns"] < 1e6 for c in d["dataplane"]["configs"] for k, s in c["scenarios"].items()) and all(0 < c["overhead_ns"] < 1e5 for c in d["dataplane"]["configs"])'
 	check "the repeat>1 pitfall shows (lb_ct +1, pass +R-1)" py \
 		'd["dataplane"]["configs"][0]["method_check"]["naive_repeat"]["lb_ct_delta"] == 1 and d["dataplane"]["configs"][0]["method_check"]["naive_repeat"]["pass_delta"] == d["dataplane"]["configs"][0]["method_check"]["naive_repeat"]["repeat"] - 1'
 	check "the idempotent repeat run counts every repeat and keeps the packet" py \
