@@ -284,7 +284,8 @@ err_free:
 	return err;
 }
 
-int xvip_nl_monitor_open(struct xvip_nl **out)
+/* A non-blocking socket subscribed to groups (what: for the log). */
+static int monitor_open(struct xvip_nl **out, unsigned int groups, const char *what)
 {
 	struct xvip_nl *nl;
 	int err;
@@ -297,7 +298,7 @@ int xvip_nl_monitor_open(struct xvip_nl **out)
 		err = -errno;
 		goto err_free;
 	}
-	if (mnl_socket_bind(nl->sock, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+	if (mnl_socket_bind(nl->sock, groups, MNL_SOCKET_AUTOPID) < 0) {
 		err = -errno;
 		mnl_socket_close(nl->sock);
 		goto err_free;
@@ -306,37 +307,19 @@ int xvip_nl_monitor_open(struct xvip_nl **out)
 	*out = nl;
 	return 0;
 err_free:
-	log_err("netlink: link monitor: %s (%d)", strerror(-err), err);
+	log_err("netlink: %s monitor: %s (%d)", what, strerror(-err), err);
 	free(nl);
 	return err;
 }
 
+int xvip_nl_monitor_open(struct xvip_nl **out)
+{
+	return monitor_open(out, RTMGRP_LINK, "link");
+}
+
 int xvip_nl_addr_monitor_open(struct xvip_nl **out)
 {
-	struct xvip_nl *nl;
-	int err;
-
-	nl = calloc(1, sizeof(*nl));
-	if (!nl)
-		return -ENOMEM;
-	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!nl->sock) {
-		err = -errno;
-		goto err_free;
-	}
-	if (mnl_socket_bind(nl->sock, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-			    MNL_SOCKET_AUTOPID) < 0) {
-		err = -errno;
-		mnl_socket_close(nl->sock);
-		goto err_free;
-	}
-	nl->portid = mnl_socket_get_portid(nl->sock);
-	*out = nl;
-	return 0;
-err_free:
-	log_err("netlink: address monitor: %s (%d)", strerror(-err), err);
-	free(nl);
-	return err;
+	return monitor_open(out, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, "address");
 }
 
 int xvip_nl_fd(const struct xvip_nl *nl)
