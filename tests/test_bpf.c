@@ -1039,9 +1039,18 @@ static int same_bucket_flows(struct xvip_flow *f, uint16_t *sport, int n)
 	return found == n ? 0 : -1;
 }
 
+static int count_flow(const struct xvip_flow *k, const struct xvip_ct_val *v, void *arg)
+{
+	(void)k;
+	(void)v;
+	++*(unsigned long *)arg;
+	return 0;
+}
+
 TEST(conntrack_full_bucket_gives_up_the_way_seen_longest_ago)
 {
 	NEED_DP();
+	unsigned long held;
 	struct xvip_flow f[XVIP_FT_WAYS + 1];
 	uint16_t sport[XVIP_FT_WAYS + 1];
 	struct xvip_ct_val ct;
@@ -1082,6 +1091,9 @@ TEST(conntrack_full_bucket_gives_up_the_way_seen_longest_ago)
 		else if (ASSERT_OK(ret, "flow kept"))
 			ASSERT_EQ(ct.backend_id, 1, "its endpoint");
 	}
+	held = 0;
+	ASSERT_OK(xvip_maps_ct_foreach(&dp.maps, count_flow, &held), "walk the table");
+	ASSERT_EQ(held, XVIP_FT_WAYS, "the walk finds the four flows the tables hold");
 }
 
 static void v4_addr_of(uint32_t host, struct xvip_addr *a)

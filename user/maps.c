@@ -659,21 +659,45 @@ int xvip_maps_ct_foreach(const struct xvip_maps *m,
 				   void *ctx),
 			 void *ctx)
 {
-	struct xvip_ct_bucket b;
+	const uint32_t chunk = 1024;
+	struct xvip_ct_bucket *b;
 	struct xvip_ct_val v;
+	uint32_t *keys, batch, n;
+	bool first = true;
 	struct ft t;
 	int ret = ft_open(m, &t, false);
 
-	for (uint32_t idx = 0; !ret && idx <= t.mask; idx++) {
-		if (bpf_map_lookup_elem(t.fd, &idx, &b))
-			return -errno;
-		for (int w = 0; !ret && w < XVIP_FT_WAYS; w++) {
-			if (!ft_used((const ft_bucket *)&b, w))
-				continue;
-			ct_val_of(&b, w, &v);
-			ret = cb(&b.way[w].key, &v, ctx);
+	if (ret)
+		return ret;
+	b = calloc(chunk, sizeof(*b));
+	keys = calloc(chunk, sizeof(*keys));
+	if (!b || !keys) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* buckets in batches of chunk: one system call each, not one per bucket */
+	for (bool more = true; more && !ret;) {
+		n = chunk;
+		if (bpf_map_lookup_batch(t.fd, first ? NULL : &batch, &batch, keys, b, &n, NULL)) {
+			if (errno != ENOENT) {
+				ret = -errno;
+				break;
+			}
+			more = false;	/* the last, possibly partial, batch */
+		}
+		first = false;
+		for (uint32_t i = 0; !ret && i < n; i++) {
+			for (int w = 0; !ret && w < XVIP_FT_WAYS; w++) {
+				if (!ft_used((const ft_bucket *)&b[i], w))
+					continue;
+				ct_val_of(&b[i], w, &v);
+				ret = cb(&b[i].way[w].key, &v, ctx);
+			}
 		}
 	}
+out:
+	free(b);
+	free(keys);
 	return ret;
 }
 
