@@ -57,6 +57,9 @@
  * touch each other's; command strings name them @NODE@ and @POD@ (sh()).
  */
 #define PFX		"xvbench-cp"
+#define BENCH_PFX	PFX
+#define BENCH_NAME	"bench_cp"
+#include "bench.h"
 #define NS		"@NODE@"
 #define NS_POD		"@POD@"
 #define API		"127.0.0.1:6543"
@@ -77,57 +80,11 @@ static char ns_path[128], ns_arg[160];	/* /run/netns/xvbench-cpPID-node, --net=t
 static pid_t xvipd_pid = -1, standin_pid = -1;
 static int applied;	/* "applied" lines xvipd has logged so far, as far as we waited */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_s(double s)
 {
 	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
 
 	nanosleep(&ts, NULL);
-}
-
-static void expand(const char *in, char *out, size_t len)
-{
-	size_t w = 0;
-
-	while (*in && w + 1 < len) {
-		const char *sfx = !strncmp(in, "@NODE@", 6) ? "node" :
-				  !strncmp(in, "@POD@", 5) ? "pod" : NULL;
-
-		if (!sfx) {
-			out[w++] = *in++;
-			continue;
-		}
-		w += (size_t)snprintf(out + w, len - w, PFX "%d-%s", getpid(), sfx);
-		in += sfx[0] == 'n' ? 6 : 5;
-		if (w >= len)
-			w = len - 1;
-	}
-	out[w] = '\0';
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char raw[4096], cmd[4600];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
-	expand(raw, cmd, sizeof(cmd));
-	ret = system(cmd);
-	if (ret)
-		fprintf(stderr, "bench_cp: `%s` failed (%d)\n", cmd, ret);
-	return ret ? -1 : 0;
 }
 
 /* ---- the lab: a node namespace with an uplink and a pod interface */
@@ -540,13 +497,6 @@ static void measure_memory(pid_t pid, struct mem *m)
 }
 
 /* ---- measurements */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static double pct(double *v, size_t n, double p)
 {

@@ -54,6 +54,9 @@
 #include "maglev.h"
 #include "maps.h"
 #include "xvip_hash.h"
+#define BENCH_PFX	"xvbench-dp"
+#define BENCH_NAME	"bench_dp"
+#include "bench.h"
 #include "xvip_bench.skel.h"
 #include "xvip_xdp.skel.h"
 
@@ -82,14 +85,6 @@ struct bench {
 	int xdp_fd, nop_fd, floor_fd;
 	bool loaded;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void addr_or_die(const char *s, struct xvip_addr *a)
 {
@@ -714,13 +709,6 @@ static int measure_nop(struct bench *b, unsigned int n, uint32_t *v, struct dist
 	}
 	dist_of(v, n, d);
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static double median_of(double *v, size_t n)

@@ -57,6 +57,9 @@
  * strings name them with these placeholders; sh() and in_ns() expand them.
  */
 #define PFX		"xvbench-veth"
+#define BENCH_PFX	PFX
+#define BENCH_NAME	"bench_veth"
+#include "bench.h"
 #define NS_GEN		"@GEN@"
 #define NS_NODE		"@NODE@"
 #define NS_POD		"@POD@"
@@ -77,49 +80,6 @@ static char pin_dir[128];
 static struct xvip_dp dp;
 static bool dp_loaded;
 static struct xvip_bench *ref;
-
-/* in with @GEN@, @NODE@, @POD@ replaced by this run's namespace names. */
-static void expand(const char *in, char *out, size_t len)
-{
-	static const char *const tok[] = { "@GEN@", "@NODE@", "@POD@" };
-	static const char *const sfx[] = { "gen", "node", "pod" };
-	size_t o = 0;
-
-	while (*in && o + 1 < len) {
-		int t = -1;
-
-		for (int i = 0; i < 3 && t < 0; i++)
-			if (!strncmp(in, tok[i], strlen(tok[i])))
-				t = i;
-		if (t < 0) {
-			out[o++] = *in++;
-			continue;
-		}
-		o += (size_t)snprintf(out + o, len - o, PFX "%d-%s", getpid(), sfx[t]);
-		in += strlen(tok[t]);
-		if (o >= len)
-			o = len - 1;
-	}
-	out[o] = '\0';
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char raw[2048], cmd[4096];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
-	expand(raw, cmd, sizeof(cmd));
-	ret = system(cmd);
-	if (ret)
-		fprintf(stderr, "bench_veth: `%s` failed (%d)\n", cmd, ret);
-	return ret ? -1 : 0;
-}
 
 static void pod_ip(int i, char *buf, size_t len)
 {
@@ -440,13 +400,6 @@ static int run_pktgen(const struct opts *o, const char *dmac, const char *dst, c
 	for (int i = 0; i < n0 && i < n1; i++)
 		json_object_array_add(s->net_rx, json_object_new_int64((int64_t)(rx1[i] - rx0[i])));
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 enum path { PATH_XVIP, PATH_NFT, PATH_FWD, PATH_REDIRECT, PATH_GEN, NPATHS };
