@@ -645,6 +645,25 @@ static void status_changed(struct daemon *d)
 		status_write(d);
 }
 
+/* What every apply records and sets off, whole or by difference (ret: the apply's). */
+static void applied(struct daemon *d, int ret)
+{
+	if (ret)
+		d->retry = true;
+	d->applies++;
+	d->last_apply = time(NULL);
+	d->last_apply_result = ret;
+	if (ret >= 0)
+		d->service_ports = d->rc.model.nsvcs;	/* the model just applied */
+	/* Ready once a complete view (every list, or the whole file) is programmed. */
+	if (!d->synced && d->rc.synced && (!d->kube || xvip_kube_synced(d->kube))) {
+		d->synced = true;
+		log_info("first complete sync programmed: ready");
+	}
+	after_apply(d);
+	status_changed(d);
+}
+
 static void apply_model(struct daemon *d, const struct xvip_model *m, const char *what)
 {
 	int ret;
@@ -664,20 +683,7 @@ static void apply_model(struct daemon *d, const struct xvip_model *m, const char
 			 d->rc.last.vips_removed, ret ? ", with errors (will retry)" : "",
 			 d->rc.withdraw_reason ? "; every VIP withdrawn: " : "",
 			 d->rc.withdraw_reason ? d->rc.withdraw_reason : "");
-	if (ret)
-		d->retry = true;
-	d->applies++;
-	d->last_apply = time(NULL);
-	d->last_apply_result = ret;
-	if (ret >= 0)
-		d->service_ports = m->nsvcs;
-	/* Ready once a complete view (every list, or the whole file) is programmed. */
-	if (!d->synced && d->rc.synced && (!d->kube || xvip_kube_synced(d->kube))) {
-		d->synced = true;
-		log_info("first complete sync programmed: ready");
-	}
-	after_apply(d);
-	status_changed(d);
+	applied(d, ret);
 }
 
 /* Re-apply the last model: a drain or hold-down deadline, or the dataplane changed. */
@@ -831,15 +837,7 @@ static int apply_delta(struct daemon *d, const struct xvip_model *delta,
 			 d->rc.last.svcs_removed, d->rc.last.tables_swapped,
 			 d->rc.last.vips_added, d->rc.last.vips_removed,
 			 ret ? ", with errors (will retry)" : "");
-	if (ret)
-		d->retry = true;
-	d->applies++;
-	d->last_apply = time(NULL);
-	d->last_apply_result = ret;
-	if (ret >= 0)
-		d->service_ports = d->rc.model.nsvcs;
-	after_apply(d);
-	status_changed(d);
+	applied(d, ret);
 	return ret;
 }
 
