@@ -271,16 +271,13 @@ XVIP_INLINE int process_l4(void *data, void *data_end, const struct xvip_pkt *p,
 		return -XVIP_DROP_NO_TABLE;
 	if (lb_established(&p->flow, res))
 		return rewrite(data, data_end, p, res, XVIP_STAT_LB_CT);
-	ret = lb_new_flow(&p->flow, res);
+	ret = lb_balance_new(&p->flow, res);
 	if (ret == -XVIP_DROP_UNSERVED) {
 		res->be = NULL;
 		return bpf_map_lookup_elem(&xvip_vip, &p->flow.daddr) ? ret : XVIP_STAT_PASS;
 	}
 	if (ret < 0)
 		return ret;
-	res->hairpin = addr_eq(&res->be->addr, &p->flow.saddr);
-	if (lb_record(&p->flow, res))
-		xvip_count(&xvip_stats, XVIP_STAT_CT_FAIL, 0);
 	return rewrite(data, data_end, p, res, ret);
 }
 

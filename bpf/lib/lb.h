@@ -231,6 +231,19 @@ XVIP_INLINE void lb_frag_key(struct xvip_frag_key *fk, const struct xvip_pkt *p)
 	fk->pad[0] = fk->pad[1] = fk->pad[2] = 0;
 }
 
+/* A flow conntrack does not know: Maglev (or affinity) picks, conntrack records. */
+XVIP_INLINE int lb_balance_new(const struct xvip_flow *flow, struct xvip_lb_result *res)
+{
+	int ret = lb_new_flow(flow, res);
+
+	if (ret < 0)
+		return ret;
+	res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
+	if (lb_record(flow, res))
+		xvip_count(&xvip_stats, XVIP_STAT_CT_FAIL, 0);
+	return ret;
+}
+
 /*
  * Pick the backend for a packet to a VIP: the conntrack entry's, else
  * Maglev's. The first fragment of a datagram whose later fragments came
@@ -260,12 +273,9 @@ XVIP_INLINE int lb_pick(const struct xvip_pkt *p, struct xvip_lb_result *res)
 		ret = XVIP_STAT_LB_CT;
 		goto frag;
 	}
-	ret = lb_new_flow(flow, res);
+	ret = lb_balance_new(flow, res);
 	if (ret < 0)
 		return ret;
-	res->hairpin = addr_eq(&res->be->addr, &flow->saddr);
-	if (lb_record(flow, res))
-		xvip_count(&xvip_stats, XVIP_STAT_CT_FAIL, 0);
 frag:
 	if (unlikely(p->frag == XVIP_FRAG_FIRST)) {
 		struct xvip_frag_val nv = { .backend_id = res->be_id, .svc_id = res->svc_id };
