@@ -14,8 +14,15 @@ CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Wshadow -std=gnu11 -D_GNU_SOU
               -Iinclude -Iuser -I$(BUILD) $(shell pkg-config --cflags json-c 2>/dev/null)
 LDLIBS     += -lxdp -lbpf -lelf -lz -ljson-c -lmnl -lcurl -lyaml -lmicrohttpd -lm
 
-BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function \
-              -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+# BPF objects see only the kernel's UAPI headers (linux-libc-dev), libbpf's headers and
+# clang's freestanding ones: -nostdinc, and an include directory of just those (made below),
+# so nothing reaches glibc (whose headers assume the host's ABI, not BPF's). Every BPF
+# compile in the tree, the tests' helper programs too, uses these flags.
+BPF_INC    := $(BUILD)/bpf-include
+BPF_ASM    := $(firstword $(wildcard /usr/include/$(MULTIARCH)/asm /usr/include/asm))
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function -D__TARGET_ARCH_$(ARCH) \
+              -nostdinc -ffreestanding -isystem $(shell $(CLANG) -print-resource-dir)/include \
+              -Iinclude -Ibpf -I$(BPF_INC)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -29,13 +36,28 @@ USER_HDRS  := $(wildcard user/*.h) $(wildcard include/*.h)
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/bench_*.c))
+TEST_PROGS := $(patsubst tests/progs/%.bpf.c,$(BUILD)/tests/progs/%.bpf.o,$(wildcard tests/progs/*.bpf.c))
 
 .PHONY: all deps test demo bench clean format-check fuzz-long fuzz-build sanitize-build sanitize-test
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/xvipd $(BUILD)/xvipctl $(BUILD)/xvip-pktgen $(TEST_BINS) $(BENCH_BINS)
+all: $(BUILD)/xvipd $(BUILD)/xvipctl $(BUILD)/xvip-pktgen $(TEST_BINS) $(BENCH_BINS) $(TEST_PROGS)
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+$(BPF_INC)/.stamp:
+	@test -n "$(BPF_ASM)" || { echo "no kernel UAPI asm/ headers (install linux-libc-dev)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	ln -sfn /usr/include/linux $(@D)/linux
+	ln -sfn /usr/include/asm-generic $(@D)/asm-generic
+	ln -sfn $(BPF_ASM) $(@D)/asm
+	ln -sfn /usr/include/bpf $(@D)/bpf
+	@touch $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BPF_INC)/.stamp
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# BPF programs the tests load beside xvipd's (a foreign XDP program, ...).
+$(BUILD)/tests/progs/%.bpf.o: tests/progs/%.bpf.c $(BPF_INC)/.stamp
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

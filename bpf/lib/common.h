@@ -9,6 +9,10 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+/* linux/icmp.h wants only IFNAMSIZ from linux/if.h, which includes glibc's <sys/socket.h>
+ * outside the kernel: BPF objects are built without glibc (see the Makefile). */
+#define _LINUX_IF_H
+#define IFNAMSIZ 16
 #include <linux/icmp.h>
 #include <stdbool.h>
 #include <linux/pkt_cls.h>
