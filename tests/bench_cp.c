@@ -51,6 +51,7 @@
 #include "addr.h"
 #include "maglev.h"
 #include "maps.h"
+#include "util.h"
 
 /*
  * Namespaces are xvbench-cp<PID>-node and -pod, so runs side by side never
@@ -135,29 +136,6 @@ static int gen_file(const char *path, unsigned int n, unsigned int e, const char
 {
 	return sh("python3 %s/scripts/bench_services.py --services %u --endpoints %u %s > %s.tmp "
 		  "&& mv %s.tmp %s", o.root, n, e, extra, path, path, path);
-}
-
-static int read_file(const char *path, char **buf, size_t *len)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	*buf = malloc((size_t)st.st_size + 1);
-	*len = 0;
-	while (*buf && *len < (size_t)st.st_size &&
-	       (r = read(fd, *buf + *len, (size_t)st.st_size - *len)) > 0)
-		*len += (size_t)r;
-	close(fd);
-	if (!*buf)
-		return -ENOMEM;
-	(*buf)[*len] = '\0';
-	return 0;
 }
 
 /* Write buf to path.tmp, then rename it over path: xvipd sees the whole file at once. */
@@ -268,7 +246,7 @@ static int log_count(const char *pat)
 	size_t len;
 	int n = 0;
 
-	if (read_file(log_path, &buf, &len))
+	if (xvip_read_file(log_path, SIZE_MAX, &buf, &len, NULL))
 		return 0;
 	for (p = buf; (p = strstr(p, pat)); p++)
 		n++;
@@ -550,7 +528,7 @@ static int full_sync_file(unsigned int n, unsigned int e, const char *parked, js
 	snprintf(path, sizeof(path), "%s/big-%u-%u.json", dir, n, e);
 	snprintf(extra, sizeof(extra), "--parked %s", parked);
 	ret = gen_file(path, n, e, parked[0] ? extra : "");
-	ret = ret ?: read_file(path, &buf, &len);
+	ret = ret ?: xvip_read_file(path, SIZE_MAX, &buf, &len, NULL);
 	ret = ret ?: gen_file(file, 0, e, "");
 	ret = ret ?: start_xvipd("--services-file", file);
 	applied = 1;
@@ -626,7 +604,7 @@ static int changes_file(unsigned int n, unsigned int e, const unsigned int *park
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/big-%u-%u.json", dir, n, e);
-	ret = read_file(path, &buf, &len);
+	ret = xvip_read_file(path, SIZE_MAX, &buf, &len, NULL);
 	if (ret || !map_lat || !lo_lat || !lo_map)
 		goto out;
 	/* Endpoint 0 of a different non-parked service each time stops being ready. */

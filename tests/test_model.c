@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <json.h>
 
 #include "test.h"
 #include "log.h"
 #include "model.h"
+#include "util.h"
 
 #define LOCAL_NODE	"node1"
 
@@ -1293,6 +1295,57 @@ out:
 	unlink(path);
 }
 
+/*
+ * The one reader of whole files (services file, kubeconfig, token): the limit,
+ * sources without a size (a FIFO, /proc), and the failing step.
+ */
+TEST(test_read_file)
+{
+	char path[] = "/tmp/xvip-test-read-XXXXXX", cmd[128], *buf = NULL;
+	const char *step = NULL;
+	size_t len = 0;
+	FILE *p;
+	int fd;
+
+	fd = mkstemp(path);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return;
+	if (!ASSERT_EQ(write(fd, "0123456789", 10), 10, "write"))
+		goto out;
+	ASSERT_OK(xvip_read_file(path, 100, &buf, &len, &step), "10 bytes, limit 100");
+	ASSERT_EQ(len, 10, "length");
+	ASSERT_STREQ(buf, "0123456789", "content, NUL-terminated");
+	free(buf);
+	buf = NULL;
+	ASSERT_EQ(xvip_read_file(path, 9, &buf, &len, &step), -EFBIG, "10 bytes, limit 9");
+	ASSERT_TRUE(buf == NULL, "nothing returned past the limit");
+
+	/* A FIFO reports size 0: read until the end, past the first buffer. */
+	unlink(path);
+	if (!ASSERT_OK(mkfifo(path, 0600), "mkfifo"))
+		goto out;
+	snprintf(cmd, sizeof(cmd), "head -c 200000 /dev/zero | tr '\\0' x > %s", path);
+	p = popen(cmd, "r");
+	if (!ASSERT_TRUE(p != NULL, "popen"))
+		goto out;
+	ASSERT_OK(xvip_read_file(path, 1 << 20, &buf, &len, &step), "FIFO of 200000 bytes");
+	pclose(p);
+	ASSERT_EQ(len, 200000, "FIFO length");
+	ASSERT_TRUE(buf && buf[0] == 'x' && buf[199999] == 'x' && !buf[200000], "FIFO content");
+	free(buf);
+	buf = NULL;
+
+	ASSERT_EQ(xvip_read_file("/nonexistent/x", 10, &buf, &len, &step), -ENOENT, "missing");
+	ASSERT_STREQ(step, "open", "missing: fails at open");
+	ASSERT_EQ(xvip_read_file("/", 10, &buf, &len, &step), -EISDIR, "directory");
+	ASSERT_STREQ(step, "read", "directory: fails at read");
+	ASSERT_EQ(xvip_read_file("/", 10, &buf, &len, NULL), -EISDIR, "step may be NULL");
+out:
+	free(buf);
+	close(fd);
+	unlink(path);
+}
+
 static const char affinity_json[] =
 	"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"},\"items\":["
 	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"lb\",\"namespace\":\"prod\","
@@ -1602,5 +1655,5 @@ TEST_MAIN(TEST_CASE(test_full_model), TEST_CASE(test_sorted), TEST_CASE(test_fin
 	  TEST_CASE(test_dual_stack), TEST_CASE(test_udp_sctp), TEST_CASE(test_conflict),
 	  TEST_CASE(test_ignored_objects), TEST_CASE(test_wrong_types),
 	  TEST_CASE(test_malformed_json), TEST_CASE(test_truncated_json),
-	  TEST_CASE(test_from_file_errors), TEST_CASE(test_affinity_and_source_ranges),
+	  TEST_CASE(test_from_file_errors), TEST_CASE(test_read_file), TEST_CASE(test_affinity_and_source_ranges),
 	  TEST_CASE(test_index_matches_translation))

@@ -5,87 +5,20 @@
  * block styles, quoting all handled there); this file only walks the tree.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "kubecfg.h"
+#include "util.h"
 
 #define KUBECFG_MAX	(4u << 20)	/* a kubeconfig with embedded certs is a few KiB */
 #define TOKEN_MAX	(64u << 10)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int read_small(const char *path, size_t max, char **out, size_t *outlen)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *p;
-	ssize_t n;
-	int fd, ret;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		free(buf);
-		return ret;
-	}
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap > max) {
-				ret = -EFBIG;
-				goto err;
-			}
-			cap *= 2;
-			p = realloc(buf, cap);
-			if (!p) {
-				ret = -ENOMEM;
-				goto err;
-			}
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto err;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*out = buf;
-	if (outlen)
-		*outlen = len;
-	return 0;
-err:
-	close(fd);
-	free(buf);
-	return ret;
-}
 
 int xvip_base64_decode(const char *in, size_t len, char **out, size_t *outlen)
 {
@@ -166,9 +99,9 @@ int xvip_kubecfg_in_cluster(struct xvip_kubecfg *c, const char *sa_dir, char *er
 	if (!sa_dir)
 		sa_dir = XVIP_SA_DIR;
 	if (!host || !*host || !port || !*port) {
-		set_err(err, errlen, "in-cluster config: KUBERNETES_SERVICE_HOST and "
-			"KUBERNETES_SERVICE_PORT are not set (not running in a pod? use "
-			"--kubeconfig or --services-file)");
+		xvip_set_err(err, errlen, "in-cluster config: KUBERNETES_SERVICE_HOST and "
+			     "KUBERNETES_SERVICE_PORT are not set (not running in a pod? use "
+			     "--kubeconfig or --services-file)");
 		return -ENOENT;
 	}
 	v6 = strchr(host, ':') != NULL;
@@ -182,14 +115,14 @@ int xvip_kubecfg_in_cluster(struct xvip_kubecfg *c, const char *sa_dir, char *er
 		c->ca_file = NULL;
 	if (!c->origin || !c->server || !c->token_file || !c->ca_file) {
 		xvip_kubecfg_free(c);
-		set_err(err, errlen, "out of memory");
+		xvip_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if (access(c->ca_file, R_OK) || access(c->token_file, R_OK)) {
 		int ret = -errno;
 
-		set_err(err, errlen, "in-cluster config: %s: %s", access(c->ca_file, R_OK) ?
-			c->ca_file : c->token_file, strerror(-ret));
+		xvip_set_err(err, errlen, "in-cluster config: %s: %s", access(c->ca_file, R_OK) ?
+			     c->ca_file : c->token_file, strerror(-ret));
 		xvip_kubecfg_free(c);
 		return ret;
 	}
@@ -216,7 +149,7 @@ static int kc_err(struct kc *k, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(k->err, k->errlen, "kubeconfig %s: %s", k->path, msg);
+	xvip_set_err(k->err, k->errlen, "kubeconfig %s: %s", k->path, msg);
 	return -EINVAL;
 }
 
@@ -413,9 +346,9 @@ int xvip_kubecfg_load(struct xvip_kubecfg *c, const char *path, char *err, size_
 	int ret = 0;
 
 	memset(c, 0, sizeof(*c));
-	ret = read_small(path, KUBECFG_MAX, &buf, &len);
+	ret = xvip_read_file(path, KUBECFG_MAX, &buf, &len, NULL);
 	if (ret) {
-		set_err(err, errlen, "kubeconfig %s: %s", path, strerror(-ret));
+		xvip_set_err(err, errlen, "kubeconfig %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	k.dir = strdup(path);
@@ -478,7 +411,7 @@ int xvip_kubecfg_load(struct xvip_kubecfg *c, const char *path, char *err, size_
 	ret = kc_user(&k, c, u, user);
 out:
 	if (ret == -ENOMEM)
-		set_err(err, errlen, "kubeconfig %s: out of memory", path);
+		xvip_set_err(err, errlen, "kubeconfig %s: out of memory", path);
 	if (loaded)
 		yaml_document_delete(&k.doc);
 	free(k.dir);
@@ -503,9 +436,9 @@ int xvip_kubecfg_token(const struct xvip_kubecfg *c, char **tok, char *err, size
 	}
 	if (!c->token_file)
 		return 0;
-	ret = read_small(c->token_file, TOKEN_MAX, &t, &len);
+	ret = xvip_read_file(c->token_file, TOKEN_MAX, &t, &len, NULL);
 	if (ret) {
-		set_err(err, errlen, "token file %s: %s", c->token_file, strerror(-ret));
+		xvip_set_err(err, errlen, "token file %s: %s", c->token_file, strerror(-ret));
 		return ret;
 	}
 	while (len && strchr(" \t\r\n", t[len - 1]))
@@ -514,7 +447,8 @@ int xvip_kubecfg_token(const struct xvip_kubecfg *c, char **tok, char *err, size
 	if (!len || strpbrk(t, "\r\n")) {
 		explicit_bzero(t, len);
 		free(t);
-		set_err(err, errlen, "token file %s: empty or not a single line", c->token_file);
+		xvip_set_err(err, errlen, "token file %s: empty or not a single line",
+			     c->token_file);
 		return -EINVAL;
 	}
 	*tok = t;

@@ -10,7 +10,6 @@
  * so the daemon keeps its previous state instead of programming half of it.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <search.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -19,12 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <json.h>
 
 #include "log.h"
 #include "model.h"
+#include "util.h"
 
 /* A cluster with 10k Services and 100k endpoints prints well under this. */
 #define MODEL_FILE_MAX		(256u << 20)
@@ -107,20 +105,6 @@ struct obj {
 	size_t errlen;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Kubernetes' vocabulary rather than json-c's ("int", "double"). */
 static const char *json_kind(struct json_object *v)
 {
@@ -175,10 +159,10 @@ static int obj_err(const struct obj *ob, const char *path, const char *key, cons
 	else
 		snprintf(who, sizeof(who), "%s %s", ob->kind, ob->label);
 	if (!*path && !key)
-		set_err(ob->err, ob->errlen, "%s: %s", who, msg);
+		xvip_set_err(ob->err, ob->errlen, "%s: %s", who, msg);
 	else
-		set_err(ob->err, ob->errlen, "%s: %s%s%s: %s", who, path, *path && key ? "." : "",
-			key ? key : "", msg);
+		xvip_set_err(ob->err, ob->errlen, "%s: %s%s%s: %s", who, path,
+			     *path && key ? "." : "", key ? key : "", msg);
 	return -EINVAL;
 }
 
@@ -319,22 +303,6 @@ static int obj_init(struct obj *ob, const char *kind, const char *label, struct 
 	return get_str(ob, meta, "metadata", "namespace", true, &ob->ns);
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 8;
-	p = reallocarray(*arr, ncap, size);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 static void slice_free(struct slice *sl)
 {
 	free(sl->ports);
@@ -410,7 +378,7 @@ static int slice_endpoint(const struct obj *ob, struct slice *sl, struct json_ob
 				       sl->v4 ? "IPv4" : "IPv6");
 		if (!j)
 			first = a;
-		ret = grow((void **)&all->a, &all->cap, all->n, sizeof(*all->a));
+		ret = xvip_grow((void **)&all->a, &all->cap, all->n, sizeof(*all->a));
 		if (ret)
 			return ret;
 		all->a[all->n++] = a;
@@ -421,7 +389,7 @@ static int slice_endpoint(const struct obj *ob, struct slice *sl, struct json_ob
 		return ret;
 	if (!node || !node_name || strcmp(node, node_name) || state == XVIP_BE_UNUSED)
 		return 0;
-	ret = grow((void **)&sl->eps, cap, sl->neps, sizeof(*sl->eps));
+	ret = xvip_grow((void **)&sl->eps, cap, sl->neps, sizeof(*sl->eps));
 	if (ret)
 		return ret;
 	sl->eps[sl->neps].addr = first;
@@ -607,7 +575,7 @@ static int collect_backends(const struct xlate *x, const char *ns, const char *n
 		if (!p || p->port < 0)
 			continue;
 		for (size_t k = 0; k < sl[i].neps; k++) {
-			ret = grow((void **)&be, &cap, n, sizeof(*be));
+			ret = xvip_grow((void **)&be, &cap, n, sizeof(*be));
 			if (ret)
 				goto err;
 			memset(&be[n], 0, sizeof(be[n]));
@@ -684,8 +652,8 @@ static int add_vip(const struct xlate *x, const struct obj *ob, struct json_obje
 		return 0;
 	}
 	if (x->eps_deps) {
-		ret = grow((void **)&x->eps_deps->a, &x->eps_deps->cap, x->eps_deps->n,
-			   sizeof(*x->eps_deps->a));
+		ret = xvip_grow((void **)&x->eps_deps->a, &x->eps_deps->cap, x->eps_deps->n,
+			        sizeof(*x->eps_deps->a));
 		if (ret)
 			return ret;
 		x->eps_deps->a[x->eps_deps->n++] = a;
@@ -703,7 +671,7 @@ static int add_vip(const struct xlate *x, const struct obj *ob, struct json_obje
 	for (size_t k = 0; k < vips->n; k++)
 		if (!xvip_addr_cmp(&vips->a[k], &a))
 			return 0;
-	ret = grow((void **)&vips->a, &vips->cap, vips->n, sizeof(*vips->a));
+	ret = xvip_grow((void **)&vips->a, &vips->cap, vips->n, sizeof(*vips->a));
 	if (ret)
 		return ret;
 	vips->a[vips->n++] = a;
@@ -932,7 +900,7 @@ static int add_cand(struct xlate *x, const struct obj *ob, const struct xvip_add
 	struct cand *c;
 	int ret;
 
-	ret = grow((void **)&x->cands, &x->capcands, x->ncands, sizeof(*x->cands));
+	ret = xvip_grow((void **)&x->cands, &x->capcands, x->ncands, sizeof(*x->cands));
 	if (ret)
 		return ret;
 	c = &x->cands[x->ncands];
@@ -1138,7 +1106,7 @@ int xvip_model_from_objects(struct json_object *const *services, size_t nservice
 	ret = resolve(&x, out);
 out:
 	if (ret == -ENOMEM)
-		set_err(err, errlen, "out of memory");
+		xvip_set_err(err, errlen, "out of memory");
 	if (ret)
 		xvip_model_free(out);
 	for (size_t i = 0; i < x.ncands; i++)
@@ -1159,12 +1127,12 @@ static struct json_object *parse_json(const char *buf, size_t len, char *err, si
 	size_t end;
 
 	if (len > INT_MAX) {
-		set_err(err, errlen, "JSON document of %zu bytes is too large", len);
+		xvip_set_err(err, errlen, "JSON document of %zu bytes is too large", len);
 		return NULL;
 	}
 	tok = json_tokener_new_ex(MODEL_JSON_DEPTH);
 	if (!tok) {
-		set_err(err, errlen, "out of memory");
+		xvip_set_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	/* kubectl writes strict JSON: no comments, single quotes or trailing commas. */
@@ -1182,21 +1150,21 @@ static struct json_object *parse_json(const char *buf, size_t len, char *err, si
 		end = len;
 	}
 	if (jerr != json_tokener_success) {
-		set_err(err, errlen, "JSON parse error at offset %zu: %s", end,
-			json_tokener_error_desc(jerr));
+		xvip_set_err(err, errlen, "JSON parse error at offset %zu: %s", end,
+			     json_tokener_error_desc(jerr));
 		goto err;
 	}
 	/* json-c stops at a NUL byte; whitespace after the value is all there may be. */
 	for (; end < len; end++) {
 		if (!strchr(" \t\r\n", buf[end]) || !buf[end]) {
-			set_err(err, errlen,
-				"JSON parse error at offset %zu: data after the document", end);
+			xvip_set_err(err, errlen, "JSON parse error at offset %zu: data after "
+				     "the document", end);
 			goto err;
 		}
 	}
 	json_tokener_free(tok);
 	if (!root)
-		set_err(err, errlen, "top level: expected a List object, got null");
+		xvip_set_err(err, errlen, "top level: expected a List object, got null");
 	return root;
 err:
 	json_object_put(root);
@@ -1219,13 +1187,13 @@ static int item_kind(struct json_object *it, size_t i, enum item_kind *k, char *
 
 	*k = ITEM_OTHER;
 	if (!json_object_is_type(it, json_type_object)) {
-		set_err(err, errlen, "items[%zu]: expected object, got %s", i, json_kind(it));
+		xvip_set_err(err, errlen, "items[%zu]: expected object, got %s", i, json_kind(it));
 		return -EINVAL;
 	}
 	if (!json_object_object_get_ex(it, "kind", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
-		set_err(err, errlen, "items[%zu]: kind: expected string, got %s", i,
-			v ? json_kind(v) : "nothing");
+		xvip_set_err(err, errlen, "items[%zu]: kind: expected string, got %s", i,
+			     v ? json_kind(v) : "nothing");
 		return -EINVAL;
 	}
 	kind = json_object_get_string(v);
@@ -1258,24 +1226,25 @@ static int list_split(struct json_object *root, struct json_object ***svcs, size
 	*svcs = *slices = NULL;
 	*nsvcs = *nslices = 0;
 	if (!json_object_is_type(root, json_type_object)) {
-		set_err(err, errlen, "top level: expected a List object, got %s", json_kind(root));
+		xvip_set_err(err, errlen, "top level: expected a List object, got %s",
+			     json_kind(root));
 		return -EINVAL;
 	}
 	if (!json_object_object_get_ex(root, "kind", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
-		set_err(err, errlen, "top level: kind: expected string, got %s",
-			v ? json_kind(v) : "nothing");
+		xvip_set_err(err, errlen, "top level: kind: expected string, got %s",
+			     v ? json_kind(v) : "nothing");
 		return -EINVAL;
 	}
 	if (strcmp(json_object_get_string(v), "List")) {
-		set_err(err, errlen, "top level: kind: expected \"List\", got \"%s\"",
-			json_object_get_string(v));
+		xvip_set_err(err, errlen, "top level: kind: expected \"List\", got \"%s\"",
+			     json_object_get_string(v));
 		return -EINVAL;
 	}
 	if (!json_object_object_get_ex(root, "items", &items) ||
 	    !json_object_is_type(items, json_type_array)) {
-		set_err(err, errlen, "top level: items: expected array, got %s",
-			items ? json_kind(items) : "nothing");
+		xvip_set_err(err, errlen, "top level: items: expected array, got %s",
+			     items ? json_kind(items) : "nothing");
 		return -EINVAL;
 	}
 	n = json_object_array_length(items);
@@ -1284,7 +1253,7 @@ static int list_split(struct json_object *root, struct json_object ***svcs, size
 	*svcs = calloc(n, sizeof(**svcs));
 	*slices = calloc(n, sizeof(**slices));
 	if (!*svcs || !*slices) {
-		set_err(err, errlen, "out of memory");
+		xvip_set_err(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -1318,7 +1287,7 @@ int xvip_model_from_json_doc(const char *buf, size_t len, const struct xvip_mode
 
 	memset(out, 0, sizeof(*out));
 	*doc = NULL;
-	set_err(err, errlen, "%s", "");
+	xvip_set_err(err, errlen, "%s", "");
 	root = parse_json(buf, len, err, errlen);
 	if (!root)
 		return -EINVAL;
@@ -1344,78 +1313,20 @@ int xvip_model_from_json(const char *buf, size_t len, const struct xvip_model_op
 	return ret;
 }
 
-/* The whole file into a NUL-terminated buffer; st_size is only a hint (pipes, /proc). */
+/* The whole file into a NUL-terminated buffer, or a message naming what failed. */
 static int read_file(const char *path, char **bufp, size_t *lenp, char *err, size_t errlen)
 {
-	size_t len = 0, cap;
-	char *buf = NULL, *p;
-	struct stat st;
-	ssize_t n;
-	int fd, ret;
+	const char *step;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		set_err(err, errlen, "%s: open: %s", path, strerror(-ret));
-		return ret;
-	}
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		set_err(err, errlen, "%s: stat: %s", path, strerror(-ret));
-		goto err;
-	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MODEL_FILE_MAX) {
-		ret = -EFBIG;
-		goto too_big;
-	}
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-	buf = malloc(cap);
-	if (!buf) {
-		ret = -ENOMEM;
-		set_err(err, errlen, "%s: out of memory", path);
-		goto err;
-	}
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap > MODEL_FILE_MAX) {
-				ret = -EFBIG;
-				goto too_big;
-			}
-			cap *= 2;
-			p = realloc(buf, cap);
-			if (!p) {
-				ret = -ENOMEM;
-				set_err(err, errlen, "%s: out of memory", path);
-				goto err;
-			}
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			set_err(err, errlen, "%s: read: %s", path, strerror(-ret));
-			goto err;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	if (len > MODEL_FILE_MAX) {
-		ret = -EFBIG;
-		goto too_big;
-	}
-	buf[len] = '\0';
-	close(fd);
-	*bufp = buf;
-	*lenp = len;
-	return 0;
-too_big:
-	set_err(err, errlen, "%s: larger than the %u MiB limit", path, MODEL_FILE_MAX >> 20);
-err:
-	free(buf);
-	close(fd);
+	ret = xvip_read_file(path, MODEL_FILE_MAX, bufp, lenp, &step);
+	if (ret == -EFBIG)
+		xvip_set_err(err, errlen, "%s: larger than the %u MiB limit", path,
+			     MODEL_FILE_MAX >> 20);
+	else if (ret == -ENOMEM)
+		xvip_set_err(err, errlen, "%s: out of memory", path);
+	else if (ret)
+		xvip_set_err(err, errlen, "%s: %s: %s", path, step, strerror(-ret));
 	return ret;
 }
 
@@ -1428,13 +1339,13 @@ int xvip_model_from_file(const char *path, const struct xvip_model_opts *o,
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	set_err(err, errlen, "%s", "");
+	xvip_set_err(err, errlen, "%s", "");
 	ret = read_file(path, &buf, &len, err, errlen);
 	if (ret)
 		return ret;
 	ret = xvip_model_from_json(buf, len, o, out, msg, sizeof(msg));
 	if (ret)
-		set_err(err, errlen, "%s: %s", path, msg);
+		xvip_set_err(err, errlen, "%s: %s", path, msg);
 	free(buf);
 	return ret;
 }
@@ -1611,7 +1522,7 @@ static void ix_mark(struct xvip_model_index *x, struct ix_svc *s)
 {
 	if (s->dirty)
 		return;
-	if (grow((void **)&x->dirty, &x->capdirty, x->ndirty, sizeof(*x->dirty))) {
+	if (xvip_grow((void **)&x->dirty, &x->capdirty, x->ndirty, sizeof(*x->dirty))) {
 		x->all_dirty = true;
 		return;
 	}
@@ -1661,7 +1572,7 @@ static int ix_vip_changed(struct xvip_model_index *x, struct ix_vip *v)
 
 	if (v->changed)
 		return 0;
-	ret = grow((void **)&x->changed, &x->capchanged, x->nchanged, sizeof(*x->changed));
+	ret = xvip_grow((void **)&x->changed, &x->capchanged, x->nchanged, sizeof(*x->changed));
 	if (ret)
 		return ret;
 	x->changed[x->nchanged++] = v;
@@ -1723,8 +1634,8 @@ static int ix_ep_ref(struct xvip_model_index *x, const struct xvip_addr *a, int 
 		x->neps++;
 	}
 	/* The set itself changed: Services naming a as a VIP are translated again. */
-	ret = grow((void **)&x->eps_changed.a, &x->eps_changed.cap, x->eps_changed.n,
-		   sizeof(*x->eps_changed.a));
+	ret = xvip_grow((void **)&x->eps_changed.a, &x->eps_changed.cap, x->eps_changed.n,
+		        sizeof(*x->eps_changed.a));
 	if (ret) {
 		x->all_dirty = true;
 		return 0;
@@ -1819,7 +1730,7 @@ int xvip_model_index_slice(struct xvip_model_index *x, const char *key, struct j
 	sl->addrs = t.eps;
 	snprintf(skey, sizeof(skey), "%s/%s", sl->sl.ns, sl->sl.svc);
 	s = ix_svc_get(x, skey, true);
-	if (!s || grow((void **)&s->slices, &s->capslices, s->nslices, sizeof(*s->slices))) {
+	if (!s || xvip_grow((void **)&s->slices, &s->capslices, s->nslices, sizeof(*s->slices))) {
 		slice_free(&sl->sl);
 		free(sl->addrs.a);
 		memset(&sl->addrs, 0, sizeof(sl->addrs));
@@ -1915,7 +1826,8 @@ static int ix_translate(struct xvip_model_index *x, struct ix_svc *s)
 	for (size_t i = 0; i < s->ncands; i++) {
 		struct ix_vip *v = ix_vip_get(x, &s->cands[i].s.vip, true);
 
-		if (!v || grow((void **)&v->claims, &v->capclaims, v->nclaims, sizeof(*v->claims)))
+		if (!v || xvip_grow((void **)&v->claims, &v->capclaims, v->nclaims,
+				    sizeof(*v->claims)))
 			return -ENOMEM;
 		v->claims[v->nclaims++] = (struct ix_claim){ .svc = s, .idx = i };
 		ret = ix_vip_changed(x, v);
