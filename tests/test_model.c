@@ -1296,8 +1296,8 @@ out:
 }
 
 /*
- * The one reader of whole files (services file, kubeconfig, token): the limit,
- * sources without a size (a FIFO, /proc), and the failing step.
+ * The one reader of whole files (services file, kubeconfig, token): a limit
+ * that is exact, sources without a size (a FIFO, /proc), and the failing step.
  */
 TEST(test_read_file)
 {
@@ -1312,7 +1312,7 @@ TEST(test_read_file)
 		return;
 	if (!ASSERT_EQ(write(fd, "0123456789", 10), 10, "write"))
 		goto out;
-	ASSERT_OK(xvip_read_file(path, 100, &buf, &len, &step), "10 bytes, limit 100");
+	ASSERT_OK(xvip_read_file(path, 10, &buf, &len, &step), "10 bytes, limit 10");
 	ASSERT_EQ(len, 10, "length");
 	ASSERT_STREQ(buf, "0123456789", "content, NUL-terminated");
 	free(buf);
@@ -1320,7 +1320,7 @@ TEST(test_read_file)
 	ASSERT_EQ(xvip_read_file(path, 9, &buf, &len, &step), -EFBIG, "10 bytes, limit 9");
 	ASSERT_TRUE(buf == NULL, "nothing returned past the limit");
 
-	/* A FIFO reports size 0: read until the end, past the first buffer. */
+	/* A FIFO reports size 0: read until the end, past the first buffer, up to the limit. */
 	unlink(path);
 	if (!ASSERT_OK(mkfifo(path, 0600), "mkfifo"))
 		goto out;
@@ -1328,7 +1328,7 @@ TEST(test_read_file)
 	p = popen(cmd, "r");
 	if (!ASSERT_TRUE(p != NULL, "popen"))
 		goto out;
-	ASSERT_OK(xvip_read_file(path, 1 << 20, &buf, &len, &step), "FIFO of 200000 bytes");
+	ASSERT_OK(xvip_read_file(path, 200000, &buf, &len, &step), "FIFO of 200000 bytes");
 	pclose(p);
 	ASSERT_EQ(len, 200000, "FIFO length");
 	ASSERT_TRUE(buf && buf[0] == 'x' && buf[199999] == 'x' && !buf[200000], "FIFO content");

@@ -45,7 +45,12 @@ int xvip_read_file(const char *path, size_t max, char **bufp, size_t *lenp, cons
 		ret = -EFBIG;
 		goto err;
 	}
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	/*
+	 * Room for the NUL and one byte more: the read that sees the end of a
+	 * regular file needs no larger buffer, and one byte past max is what
+	 * tells a file of max bytes from a longer one.
+	 */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 2 : 65536;
 	*step = "read";
 	buf = malloc(cap);
 	if (!buf) {
@@ -54,11 +59,11 @@ int xvip_read_file(const char *path, size_t max, char **bufp, size_t *lenp, cons
 	}
 	for (;;) {
 		if (len + 1 >= cap) {
-			if (cap > max) {
+			if (len > max) {
 				ret = -EFBIG;
 				goto err;
 			}
-			cap *= 2;
+			cap = cap - 2 < max / 2 ? cap * 2 : max + 2;
 			p = realloc(buf, cap);
 			if (!p) {
 				ret = -ENOMEM;
