@@ -136,7 +136,7 @@ $(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(2) $(USER_HDRS)
 	@mkdir -p $$(@D)
 	$(SAN_CC) $(SAN_CFLAGS) -fsanitize=fuzzer $$< $(2) -o $$@ $(3)
 endef
-$(eval $(call fuzz_target,model,user/model.c user/addr.c user/util.c tests/fuzz/quiet_log.c,-ljson-c))
+$(eval $(call fuzz_target,model,$(wildcard user/model*.c) user/addr.c user/util.c tests/fuzz/quiet_log.c,-ljson-c))
 $(eval $(call fuzz_target,addr,user/addr.c tests/fuzz/quiet_log.c,))
 $(eval $(call fuzz_target,kubecfg,user/kubecfg.c user/util.c,-lyaml))
 
