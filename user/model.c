@@ -334,6 +334,19 @@ int addr_cmp_v(const void *a, const void *b)
 	return xvip_addr_cmp(a, b);
 }
 
+void addr_set_unique(struct addr_set *s)
+{
+	size_t w = 1;
+
+	if (!s->n)
+		return;
+	qsort(s->a, s->n, sizeof(*s->a), addr_cmp_v);
+	for (size_t r = 1; r < s->n; r++)
+		if (xvip_addr_cmp(&s->a[r], &s->a[w - 1]))
+			s->a[w++] = s->a[r];
+	s->n = w;
+}
+
 static bool vip_in_cidrs(const struct xvip_model_opts *o, const struct xvip_addr *a)
 {
 	for (size_t i = 0; i < o->ncidrs; i++)
@@ -814,15 +827,7 @@ int xvip_model_from_objects(struct json_object *const *services, size_t nservice
 	}
 	if (x.nslices)
 		qsort(x.slices, x.nslices, sizeof(*x.slices), slice_cmp);
-	if (x.eps.n) {
-		size_t w = 1;
-
-		qsort(x.eps.a, x.eps.n, sizeof(*x.eps.a), addr_cmp_v);
-		for (size_t r = 1; r < x.eps.n; r++)
-			if (xvip_addr_cmp(&x.eps.a[r], &x.eps.a[w - 1]))
-				x.eps.a[w++] = x.eps.a[r];
-		x.eps.n = w;
-	}
+	addr_set_unique(&x.eps);
 	for (size_t i = 0; i < nservices; i++) {
 		ret = svc_parse(&x, services[i], i);
 		if (ret)

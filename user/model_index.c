@@ -297,15 +297,7 @@ int xvip_model_index_slice(struct xvip_model_index *x, const char *key, struct j
 		free(t.eps.a);
 		return ret;
 	}
-	if (t.eps.n) {
-		size_t w = 1;
-
-		qsort(t.eps.a, t.eps.n, sizeof(*t.eps.a), addr_cmp_v);
-		for (size_t r = 1; r < t.eps.n; r++)
-			if (xvip_addr_cmp(&t.eps.a[r], &t.eps.a[w - 1]))
-				t.eps.a[w++] = t.eps.a[r];
-		t.eps.n = w;
-	}
+	addr_set_unique(&t.eps);
 	sl->addrs = t.eps;
 	snprintf(skey, sizeof(skey), "%s/%s", sl->sl.ns, sl->sl.svc);
 	s = ix_svc_get(x, skey, true);

@@ -109,6 +109,8 @@ void slice_free(struct slice *sl);
 int slice_parse(struct xlate *x, struct json_object *j, size_t idx, struct slice *sl,
 		bool *keep);
 int addr_cmp_v(const void *a, const void *b);
+/* Sorts s and drops repeated addresses. */
+void addr_set_unique(struct addr_set *s);
 int svc_parse(struct xlate *x, struct json_object *j, size_t idx);
 int key_cmp(const struct xvip_model_svc *a, const struct xvip_model_svc *b);
 int cand_cmp(const void *pa, const void *pb);
