@@ -83,12 +83,6 @@ struct opts {
 	bool cleanup;
 };
 
-/* One route lookup per endpoint address and apply; endpoints share pods' interfaces. */
-struct ep_cache_entry {
-	struct xvip_addr addr;
-	bool usable;
-};
-
 struct daemon {
 	struct opts o;
 	struct xvip_dp dp;
@@ -96,8 +90,7 @@ struct daemon {
 	struct xvip_reconciler rc;
 	uint64_t applied_hash;	/* of the services file content last applied */
 	bool retry;		/* last apply incomplete: try again on the timer */
-	struct ep_cache_entry *epc;
-	size_t nepc, capepc;
+	struct xvip_podif pods;
 	/* The API source (without --services-file) and what xvipd reports about itself. */
 	struct xvip_kubecfg kcfg;
 	struct xvip_kube *kube;
@@ -413,73 +406,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* ---- endpoints: a route to the pod, and tc on the interface it leads to */
-
-static bool is_uplink(const struct daemon *d, int ifindex)
-{
-	for (size_t i = 0; i < d->o.nifaces; i++)
-		if (d->o.ifindex[i] == ifindex)
-			return true;
-	return false;
-}
-
-/* The endpoint's interface carries this process's tc program (podif attaches it everywhere). */
-static int ensure_tc(struct daemon *d, int ifindex)
-{
-	if (xvip_dp_tc_is_ours(&d->dp, ifindex))
-		return 0;
-	return xvip_dp_attach_tc(&d->dp, ifindex);
-}
-
-static bool ep_usable(void *ctx, const struct xvip_addr *addr)
-{
-	struct daemon *d = ctx;
-	char a[XVIP_ADDRSTRLEN];
-	bool usable = false;
-	int oif;
-
-	size_t lo = 0, hi = d->nepc;
-
-	/* Sorted: a whole apply looks up 100,000 endpoints of a few 100 pods. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = xvip_addr_cmp(&d->epc[mid].addr, addr);
-
-		if (!c)
-			return d->epc[mid].usable;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-
-	xvip_addr_str(addr, a, sizeof(a));
-	oif = xvip_nl_route_oif(d->nl, addr);
-	if (oif < 0)
-		log_warn("endpoint %s: no route (%s)", a, strerror(-oif));
-	else if (is_uplink(d, oif))
-		log_warn("endpoint %s: routed out of an uplink, not a local pod", a);
-	else
-		usable = ensure_tc(d, oif) == 0;
-	if (!usable)
-		d->retry = true;
-
-	if (d->nepc == d->capepc) {
-		size_t cap = d->capepc ? d->capepc * 2 : 64;
-		void *p = realloc(d->epc, cap * sizeof(*d->epc));
-
-		if (!p)
-			return usable;
-		d->epc = p;
-		d->capepc = cap;
-	}
-	memmove(&d->epc[lo + 1], &d->epc[lo], (d->nepc - lo) * sizeof(*d->epc));
-	d->epc[lo].addr = *addr;
-	d->epc[lo].usable = usable;
-	d->nepc++;
-	return usable;
-}
-
 /* ---- the services file */
 
 /*
@@ -669,10 +595,11 @@ static void apply_model(struct daemon *d, const struct xvip_model *m, const char
 	int ret;
 
 	d->retry = false;
-	d->nepc = 0;
-	xvip_podif_sync(&d->dp, d->o.ifindex, d->o.nifaces);
+	xvip_podif_reset(&d->pods);
+	xvip_podif_sync(&d->pods);
 	d->rc.withdraw_reason = withdraw_reason(d);
 	ret = xvip_rc_apply(&d->rc, m);
+	d->retry |= d->pods.missed;
 	if (ret < 0)
 		log_err("apply %s: %s (%d)", what, strerror(-ret), ret);
 	else
@@ -693,9 +620,10 @@ static void reapply(struct daemon *d, const char *why)
 
 	if (!d->applies)
 		return;		/* nothing applied yet: the first apply sees the reason */
-	d->nepc = 0;
+	xvip_podif_reset(&d->pods);
 	d->rc.withdraw_reason = withdraw_reason(d);
 	ret = xvip_rc_reapply(&d->rc);
+	d->retry |= d->pods.missed;
 	if (ret < 0)
 		log_err("re-apply (%s): %s (%d)", why, strerror(-ret), ret);
 	else if (d->rc.last.vips_added || d->rc.last.vips_removed || d->rc.last.svcs_removed)
@@ -824,8 +752,9 @@ static int apply_delta(struct daemon *d, const struct xvip_model *delta,
 	int ret;
 
 	d->retry = false;
-	d->nepc = 0;
+	xvip_podif_reset(&d->pods);
 	ret = xvip_rc_apply_delta(&d->rc, delta, vips, nvips);
+	d->retry |= d->pods.missed;
 	if (ret == -ESTALE)
 		return ret;
 	if (ret < 0)
@@ -1055,7 +984,7 @@ static int run_loop(struct daemon *d)
 			sync_file(d, false);
 		if (pfd[2].revents & POLLIN) {
 			drain_fd(tfd);
-			xvip_podif_sync(&d->dp, d->o.ifindex, d->o.nifaces);	/* new pods */
+			xvip_podif_sync(&d->pods);	/* new pods */
 			if (!d->kube || d->retry)
 				sync_source(d, d->retry);
 			status_write(d);	/* the heartbeat xvipctl status looks at */
@@ -1075,7 +1004,7 @@ static int run_loop(struct daemon *d)
 			reapply(d, "drain or hold-down deadline");
 		}
 		if ((pfd[7].revents & POLLIN) && xvip_nl_monitor_drain(links) > 0)
-			xvip_podif_sync(&d->dp, d->o.ifindex, d->o.nifaces);
+			xvip_podif_sync(&d->pods);
 		if (pfd[8].revents & POLLIN) {
 			drain_fd(d->wfd);
 			if (d->state_dirty)
@@ -1228,8 +1157,9 @@ int main(int argc, char **argv)
 		log_err("reconciler: %s (%d)", strerror(-ret), ret);
 		goto out;
 	}
-	d.rc.ep_usable = ep_usable;
-	d.rc.ctx = &d;
+	xvip_podif_init(&d.pods, &d.dp, d.nl, d.o.ifindex, d.o.nifaces);
+	d.rc.ep_usable = xvip_podif_ep_usable;
+	d.rc.ctx = &d.pods;
 	d.rc.drain_ns = (uint64_t)d.o.drain_s * 1000000000ULL;
 	d.rc.hold_down_ns = (uint64_t)d.o.hold_down_s * 1000000000ULL;
 	d.wfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -1317,6 +1247,6 @@ out:
 	if (d.nl)
 		xvip_nl_close(d.nl);
 	xvip_dp_close(&d.dp);
-	free(d.epc);
+	xvip_podif_fini(&d.pods);
 	return ret ? 1 : 0;
 }
