@@ -28,6 +28,7 @@
 #include "addr.h"
 #include "caps.h"
 #include "frr.h"
+#include "health.h"
 #include "kube.h"
 #include "kubecfg.h"
 #include "loader.h"
@@ -106,8 +107,7 @@ struct daemon {
 	struct xvip_frr *frr;		/* --frr vtysh */
 	int frr_ret;			/* last xvip_frr_sync: 0, -EAGAIN (pending), -errno */
 	const char *policy_reason;	/* the API's reason to withdraw every VIP (drained node) */
-	bool dp_down;
-	char dp_why[256];
+	struct xvip_health health;
 	unsigned int health_ticks;
 	struct json_object *sessions;	/* FRR's BGP and BFD sessions, or {"error": ...} */
 	int dfd;			/* timerfd: the next drain or hold-down deadline */
@@ -467,7 +467,7 @@ static int read_whole(const char *path, char **buf, size_t *len)
 /* Why every VIP is kept off lo: the dataplane is down, or the node is drained. */
 static const char *withdraw_reason(const struct daemon *d)
 {
-	return d->dp_down ? d->dp_why : d->policy_reason;
+	return xvip_health_problem(&d->health) ?: d->policy_reason;
 }
 
 /* vtysh mode: one network statement per VIP on lo, nothing else in the VIP range. */
@@ -530,7 +530,7 @@ static void status_fill(struct daemon *d, struct xvip_status *st)
 	st->rc = &d->rc;
 	st->frr_mode = d->o.frr == FRR_VTYSH ? "vtysh" : d->o.frr == FRR_OFF ? "off" : "connected";
 	st->frr = d->frr;
-	st->dataplane_problem = d->dp_down ? d->dp_why : NULL;
+	st->dataplane_problem = xvip_health_problem(&d->health);
 	st->frr_sessions = d->sessions;
 	st->drain_s = d->o.drain_s;
 	st->hold_down_s = d->o.hold_down_s;
@@ -654,37 +654,23 @@ static void poll_sessions(struct daemon *d)
 	d->sessions = o;
 }
 
-/*
- * Fail closed: xvipd's XDP program on every uplink and its pins in place, or
- * every VIP withdrawn -- first withdraw, then repair what can be repaired,
- * then advertise again (after the hold-down) once the check passes.
- */
-static void health_check(struct daemon *d)
+/* The dataplane failed the health check, is back, or fails for another reason. */
+static void health_event(void *ctx, enum xvip_health_event ev)
 {
-	char why[200];
-	int ret = xvip_dp_check(&d->dp, d->o.ifaces, d->o.nifaces, why, sizeof(why));
+	struct daemon *d = ctx;
 
-	if (ret && !d->dp_down) {
-		d->dp_down = true;
-		snprintf(d->dp_why, sizeof(d->dp_why), "dataplane down: %s", why);
-		log_err("%s; withdrawing every VIP until it is back", d->dp_why);
+	if (ev == XVIP_HEALTH_DOWN)
 		reapply(d, "dataplane down");
-	} else if (ret && strcmp(d->dp_why + strlen("dataplane down: "), why)) {
-		snprintf(d->dp_why, sizeof(d->dp_why), "dataplane down: %s", why);
-		log_err("%s", d->dp_why);
-		status_changed(d);
-	}
-	if (ret) {
-		xvip_dp_repair(&d->dp, d->o.ifaces, d->o.nifaces);
-		ret = xvip_dp_check(&d->dp, d->o.ifaces, d->o.nifaces, why, sizeof(why));
-	}
-	if (!ret && d->dp_down) {
-		log_info("dataplane back (was: %s); VIPs advertised again after the hold-down",
-			 d->dp_why + strlen("dataplane down: "));
-		d->dp_down = false;
-		d->dp_why[0] = '\0';
+	else if (ev == XVIP_HEALTH_BACK)
 		reapply(d, "dataplane back");
-	}
+	else
+		status_changed(d);
+}
+
+/* Every HEALTH_MS: fail closed (health.c), FRR's sessions and statements. */
+static void health_tick(struct daemon *d)
+{
+	xvip_health_check(&d->health);
 	d->health_ticks++;
 	if (d->o.frr != FRR_OFF && d->health_ticks % SESSIONS_TICKS == 1)
 		poll_sessions(d);
@@ -997,7 +983,7 @@ static int run_loop(struct daemon *d)
 			xvip_metrics_dispatch(d->metrics);
 		if (pfd[5].revents & POLLIN) {
 			drain_fd(hfd);
-			health_check(d);
+			health_tick(d);
 		}
 		if (pfd[6].revents & POLLIN) {
 			drain_fd(d->dfd);
@@ -1158,6 +1144,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	xvip_podif_init(&d.pods, &d.dp, d.nl, d.o.ifindex, d.o.nifaces);
+	xvip_health_init(&d.health, &d.dp, d.o.ifaces, d.o.nifaces, health_event, &d);
 	d.rc.ep_usable = xvip_podif_ep_usable;
 	d.rc.ctx = &d.pods;
 	d.rc.drain_ns = (uint64_t)d.o.drain_s * 1000000000ULL;
