@@ -16,9 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <libgen.h>
 #include <malloc.h>
-#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -27,6 +25,7 @@
 
 #include "addr.h"
 #include "caps.h"
+#include "filesrc.h"
 #include "frr.h"
 #include "health.h"
 #include "kube.h"
@@ -89,9 +88,9 @@ struct daemon {
 	struct xvip_dp dp;
 	struct xvip_nl *nl;
 	struct xvip_reconciler rc;
-	uint64_t applied_hash;	/* of the services file content last applied */
 	bool retry;		/* last apply incomplete: try again on the timer */
 	struct xvip_podif pods;
+	struct xvip_filesrc files;	/* --services-file */
 	/* The API source (without --services-file) and what xvipd reports about itself. */
 	struct xvip_kubecfg kcfg;
 	struct xvip_kube *kube;
@@ -406,62 +405,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* ---- the services file */
-
-/*
- * Tells a rewrite with the same content from a change. Eight bytes a step
- * (a byte-wise FNV-1a took 100 ms over a 91 MB file, on every change);
- * not a cryptographic hash, nothing needs one here.
- */
-static uint64_t content_hash(const char *buf, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL ^ len, w;
-	size_t i = 0;
-
-	for (; i + sizeof(w) <= len; i += sizeof(w)) {
-		memcpy(&w, buf + i, sizeof(w));
-		h = (h ^ (w * 0x9e3779b97f4a7c15ULL)) * 0x100000001b3ULL;
-		h ^= h >> 29;
-	}
-	for (; i < len; i++)
-		h = (h ^ (uint8_t)buf[i]) * 0x100000001b3ULL;
-	return h;
-}
-
-static int read_whole(const char *path, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	size_t cap = 0, n = 0;
-	char *b = NULL;
-
-	if (!f)
-		return -errno;
-	for (;;) {
-		if (n == cap) {
-			void *p;
-
-			cap = cap ? cap * 2 : 65536;
-			p = realloc(b, cap + 1);
-			if (!p) {
-				free(b);
-				fclose(f);
-				return -ENOMEM;
-			}
-			b = p;
-		}
-		size_t r = fread(b + n, 1, cap - n, f);
-
-		n += r;
-		if (r == 0)
-			break;
-	}
-	fclose(f);
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return 0;
-}
-
 /* ---- fail closed, FRR, deadlines */
 
 /* Why every VIP is kept off lo: the dataplane is down, or the node is drained. */
@@ -684,48 +627,6 @@ static void health_tick(struct daemon *d)
 	}
 }
 
-/* force: apply even when the content did not change (SIGHUP, retries). */
-static void sync_file(struct daemon *d, bool force)
-{
-	struct xvip_model_opts mo = {
-		.node_name = d->o.node_name,
-		.cidrs = d->o.cidrs,
-		.ncidrs = d->o.ncidrs,
-	};
-	struct json_object *doc = NULL;
-	struct xvip_model m = {};
-	char err[512] = "";
-	char *buf = NULL;
-	size_t len = 0;
-	uint64_t h;
-	int ret;
-
-	ret = read_whole(d->o.services_file, &buf, &len);
-	if (ret) {
-		log_err("read services file %s: %s (%d); keeping the programmed state",
-			d->o.services_file, strerror(-ret), ret);
-		return;
-	}
-	h = content_hash(buf, len);
-	if (!force && h == d->applied_hash) {
-		free(buf);
-		return;
-	}
-	ret = xvip_model_from_json_doc(buf, len, &mo, &m, &doc, err, sizeof(err));
-	free(buf);
-	if (ret) {
-		json_object_put(doc);
-		log_err("%s: %s; keeping the programmed state", d->o.services_file, err);
-		d->applied_hash = h;	/* report a bad file once, not on every tick */
-		return;
-	}
-	apply_model(d, &m, d->o.services_file);
-	d->applied_hash = h;
-	xvip_model_free(&m);
-	/* The document's tree only now: freeing it is the slow part of a reload's end. */
-	json_object_put(doc);
-}
-
 /* ---- the API source */
 
 /*
@@ -797,6 +698,11 @@ static void kube_changed(void *ctx)
 	sync_kube(ctx, false);
 }
 
+static void file_apply(void *ctx, const struct xvip_model *m, const char *what)
+{
+	apply_model(ctx, m, what);
+}
+
 /* ---- setup and the event loop */
 
 static int setup_signals(void)
@@ -811,29 +717,6 @@ static int setup_signals(void)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
-static int setup_inotify(const char *path)
-{
-	char dir[PATH_MAX];
-	int fd;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	/*
-	 * Watch the directory: editors and ConfigMap volumes replace the file
-	 * by rename, which a watch on the file itself would lose.
-	 */
-	if (inotify_add_watch(fd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
-				  IN_DELETE | IN_MODIFY) < 0) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	return fd;
 }
 
 static int setup_timer(void)
@@ -853,34 +736,6 @@ static int setup_timer(void)
 	return fd;
 }
 
-/*
- * Reads the pending inotify events of the file's directory: true if one is
- * about the file itself, or about a name starting with ".." (a ConfigMap
- * volume swaps its "..data" symlink). Anything else written there (the
- * "services.json.tmp" a writer renames into place, an editor's swap file)
- * would otherwise have the whole file read and hashed again for each write.
- */
-static bool file_events(int fd, const char *path)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const char *base = strrchr(path, '/');
-	bool hit = false;
-	ssize_t n;
-
-	base = base ? base + 1 : path;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-
-			/* IN_Q_OVERFLOW (no name): events were lost, read the file. */
-			if (!ev->len || !strcmp(ev->name, base) || !strncmp(ev->name, "..", 2))
-				hit = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	return hit;
-}
-
 static void drain_fd(int fd)
 {
 	char buf[4096];
@@ -895,7 +750,7 @@ static void sync_source(struct daemon *d, bool force)
 	if (d->kube)
 		sync_kube(d, force);
 	else
-		sync_file(d, force);
+		xvip_filesrc_sync(&d->files, force);
 }
 
 static int run_loop(struct daemon *d)
@@ -906,7 +761,7 @@ static int run_loop(struct daemon *d)
 	struct itimerspec hits = { .it_interval = every, .it_value = every };
 	struct pollfd pfd[9];
 	struct xvip_nl *links = NULL;
-	int sfd, ifd = -1, tfd, hfd, ret = 0;
+	int sfd, tfd, hfd, ret = 0;
 
 	hfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (hfd < 0 || timerfd_settime(hfd, 0, &hits, NULL)) {
@@ -917,20 +772,19 @@ static int run_loop(struct daemon *d)
 		return ret;
 	}
 	sfd = setup_signals();
-	if (!d->kube)
-		ifd = setup_inotify(d->o.services_file);
 	tfd = setup_timer();
-	if (sfd < 0 || (!d->kube && ifd < 0) || tfd < 0) {
-		ret = sfd < 0 ? sfd : tfd < 0 ? tfd : ifd;
+	if (sfd < 0 || tfd < 0) {
+		ret = sfd < 0 ? sfd : tfd;
 		log_err("set up the event loop: %s (%d)", strerror(-ret), ret);
 		goto out;
 	}
 	if (!d->kube)
-		sync_file(d, true);
+		xvip_filesrc_sync(&d->files, true);
 	status_write(d);
 
 	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = ifd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = d->kube ? -1 : xvip_filesrc_fd(&d->files),
+				  .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	pfd[3] = (struct pollfd){ .fd = d->kube ? xvip_kube_fd(d->kube) : -1, .events = POLLIN };
 	pfd[4] = (struct pollfd){ .fd = d->metrics ? xvip_metrics_fd(d->metrics) : -1,
@@ -966,8 +820,8 @@ static int run_loop(struct daemon *d)
 				}
 			}
 		}
-		if ((pfd[1].revents & POLLIN) && file_events(ifd, d->o.services_file))
-			sync_file(d, false);
+		if (pfd[1].revents & POLLIN)
+			xvip_filesrc_dispatch(&d->files);
 		if (pfd[2].revents & POLLIN) {
 			drain_fd(tfd);
 			xvip_podif_sync(&d->pods);	/* new pods */
@@ -1004,8 +858,6 @@ out:
 	close(hfd);
 	if (sfd >= 0)
 		close(sfd);
-	if (ifd >= 0)
-		close(ifd);
 	if (tfd >= 0)
 		close(tfd);
 	return ret;
@@ -1194,7 +1046,17 @@ int main(int argc, char **argv)
 		}
 		log_info("serving /healthz, /readyz and /metrics on %s", d.o.metrics_addr);
 	}
-	if (!d.o.services_file) {
+	d.mo = (struct xvip_model_opts){
+		.node_name = d.o.node_name, .cidrs = d.o.cidrs, .ncidrs = d.o.ncidrs,
+	};
+	if (d.o.services_file) {
+		ret = xvip_filesrc_init(&d.files, d.o.services_file, &d.mo, file_apply, &d);
+		if (ret) {
+			log_err("services file %s: watch its directory: %s (%d)",
+				d.o.services_file, strerror(-ret), ret);
+			goto out;
+		}
+	} else {
 		struct xvip_kube_opts ko = {
 			.cfg = &d.kcfg,
 			.node_name = d.o.node_name,
@@ -1205,9 +1067,6 @@ int main(int argc, char **argv)
 			.ctx = &d,
 		};
 
-		d.mo = (struct xvip_model_opts){
-			.node_name = d.o.node_name, .cidrs = d.o.cidrs, .ncidrs = d.o.ncidrs,
-		};
 		ret = xvip_kube_init(&d.kube, &ko);
 		if (ret) {
 			log_err("API source: %s (%d)", strerror(-ret), ret);
@@ -1222,6 +1081,7 @@ int main(int argc, char **argv)
 	ret = run_loop(&d);
 out:
 	xvip_kube_fini(d.kube);
+	xvip_filesrc_fini(&d.files);
 	xvip_metrics_stop(d.metrics);
 	xvip_kubecfg_free(&d.kcfg);
 	xvip_rc_fini(&d.rc);
