@@ -25,6 +25,7 @@
 #include "maps.h"
 #include "model.h"
 #include "nl.h"
+#include "localaddr.h"
 #include "reconcile.h"
 
 static const char *netns_err;
@@ -1213,18 +1214,31 @@ TEST(vip_value_names_the_fragment_services)
  * claims it; it is accepted once the node no longer has it. VIPs xvipd put
  * on lo itself are not "addresses of this node" for this purpose.
  */
+/* What xvipd does before each apply: this node's addresses, as the reconciler refuses them. */
+static void rc_local(struct xvip_reconciler *rc, struct xvip_localaddr *la)
+{
+	bool changed;
+
+	rc->local_err = xvip_localaddr_refresh(la, &changed);
+	rc->local = la->a;
+	rc->nlocal = la->n;
+}
+
 TEST(vip_that_is_a_node_address_is_refused)
 {
 	static const char *const NODE_ADDR = "198.18.21.77";
 	struct xvip_reconciler rc;
+	struct xvip_localaddr la;
 	struct xvip_model m = {};
 
 	RC_START(rc, XVIP_MAGLEV_DEFAULT);
+	xvip_localaddr_init(&la, nl);
 	if (!ASSERT_OK(system("ip link add xvrt-node type veth peer name xvrt-peer && ip link set xvrt-node up && "
 			      "ip addr add 198.18.21.77/32 dev xvrt-node && "
 			      "ip addr add 2001:db8:21::77/128 dev xvrt-node nodad"),
 		       "a node address inside the VIP range")) {
 		xvip_rc_fini(&rc);
+		xvip_localaddr_fini(&la);
 		return;
 	}
 	m_svc(&m, VIP, 80, TCP, "default/web:http");
@@ -1233,6 +1247,7 @@ TEST(vip_that_is_a_node_address_is_refused)
 	m_be(&m, POD2, 22, READY);
 	m_svc(&m, "2001:db8:21::77", 22, TCP, "evil/ssh6:ssh");
 	m_be(&m, "2001:db8:20::12", 22, READY);
+	rc_local(&rc, &la);
 	ASSERT_OK(apply(&rc, &m), "apply");
 	ASSERT_TRUE(svc_id(VIP, 80, TCP), "the other VIP is programmed");
 	ASSERT_TRUE(on_lo(VIP), "the other VIP is on lo");
@@ -1243,6 +1258,7 @@ TEST(vip_that_is_a_node_address_is_refused)
 	ASSERT_EQ(rc.nrefused, 2, "two VIPs refused");
 	ASSERT_EQ(rc.model.nsvcs, 1, "the kept model has only the other VIP");
 	/* Applying again: VIP is on lo now, by xvipd's hand, and stays accepted. */
+	rc_local(&rc, &la);
 	ASSERT_OK(xvip_rc_apply(&rc, &rc.model), "apply again");
 	ASSERT_TRUE(svc_id(VIP, 80, TCP) && on_lo(VIP), "xvipd's own VIP on lo is not refused");
 
@@ -1250,10 +1266,12 @@ TEST(vip_that_is_a_node_address_is_refused)
 	xvip_model_free(&m);
 	m_svc(&m, NODE_ADDR, 22, TCP, "evil/ssh:ssh");
 	m_be(&m, POD2, 22, READY);
+	rc_local(&rc, &la);
 	ASSERT_OK(apply(&rc, &m), "apply");
 	ASSERT_TRUE(svc_id(NODE_ADDR, 22, TCP), "accepted once no longer the node's");
 	ASSERT_EQ(rc.nrefused, 0, "nothing refused");
 	rc_stop(&rc);
+	xvip_localaddr_fini(&la);
 	xvip_model_free(&m);
 }
 

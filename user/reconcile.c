@@ -783,76 +783,9 @@ uint64_t xvip_rc_next_deadline(const struct xvip_reconciler *rc)
 static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m,
 		    const struct xvip_addr *scope, size_t nscope);
 
-struct local_addrs {
-	struct xvip_addr *a;
-	size_t n, cap;
-	int err;
-};
-
-static void local_cb(const struct xvip_addr *a, void *ctx)
-{
-	struct local_addrs *l = ctx;
-
-	if (l->err)
-		return;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		void *p = realloc(l->a, cap * sizeof(*l->a));
-
-		if (!p) {
-			l->err = -ENOMEM;
-			return;
-		}
-		l->a = p;
-		l->cap = cap;
-	}
-	l->a[l->n++] = *a;
-}
-
 static int addr_cmp_v(const void *a, const void *b)
 {
 	return xvip_addr_cmp(a, b);
-}
-
-/*
- * This node's addresses that xvipd did not add, into rc->local (sorted).
- * They are read again only when the address monitor saw one of them change
- * (reading them takes milliseconds with 10,000 VIPs on lo); *changed tells
- * whether the list differs from the one held before. Without a netlink
- * socket (--frr off) one is opened for the query.
- */
-static int local_addrs(struct xvip_reconciler *rc, bool *changed)
-{
-	struct local_addrs l = {};
-	struct xvip_nl *nl = rc->nl;
-	int ret = 0;
-
-	*changed = false;
-	/* The monitor first: a change during the dump then shows at the next call. */
-	if (!rc->addrmon && !rc->addrmon_failed && xvip_nl_addr_monitor_open(&rc->addrmon))
-		rc->addrmon_failed = true;
-	if (rc->local_ok && rc->addrmon && xvip_nl_addr_monitor_changed(rc->addrmon) == 0)
-		return 0;
-	if (!nl)
-		ret = xvip_nl_open(&nl);
-	if (!ret)
-		ret = xvip_nl_local_list(nl, local_cb, &l) ?: l.err;
-	if (nl && nl != rc->nl)
-		xvip_nl_close(nl);
-	if (ret) {
-		free(l.a);
-		rc->local_ok = false;
-		return ret;
-	}
-	if (l.n)
-		qsort(l.a, l.n, sizeof(*l.a), addr_cmp_v);
-	*changed = !rc->local_ok || l.n != rc->nlocal ||
-		   (l.n && memcmp(l.a, rc->local, l.n * sizeof(*l.a)));
-	free(rc->local);
-	rc->local = l.a;
-	rc->nlocal = l.n;
-	rc->local_ok = true;
-	return 0;
 }
 
 static bool is_local(const struct xvip_reconciler *rc, const struct xvip_addr *a)
@@ -898,10 +831,8 @@ static void refuse_local_vips(struct xvip_reconciler *rc, struct xvip_model *m)
 {
 	struct refuse_ctx r = { .rc = rc };
 	char a[XVIP_ADDRSTRLEN];
-	bool changed;
-	int ret;
+	int ret = rc->local_err;
 
-	ret = local_addrs(rc, &changed);
 	if (ret) {
 		log_err("read this node's addresses: %s (%d); VIPs not checked against them",
 			strerror(-ret), ret);
@@ -975,18 +906,10 @@ int xvip_rc_apply_delta(struct xvip_reconciler *rc, const struct xvip_model *del
 	struct xvip_addr *refused = NULL;
 	size_t nrefused = 0, i = 0, j = 0;
 	char a[XVIP_ADDRSTRLEN];
-	bool changed;
 	int ret;
 
 	if (!nvips)
 		return 0;
-	/*
-	 * A new address of this node (or one gone) may refuse (or accept again)
-	 * VIPs outside vips[]: only a whole model decides those.
-	 */
-	ret = local_addrs(rc, &changed);
-	if (ret || changed)
-		return -ESTALE;
 	next.svcs = calloc(rc->model.nsvcs + delta->nsvcs + 1, sizeof(*next.svcs));
 	refused = calloc(rc->nrefused + nvips + 1, sizeof(*refused));
 	if (!next.svcs || !refused) {
@@ -1658,12 +1581,6 @@ void xvip_rc_fini(struct xvip_reconciler *rc)
 	free(rc->refused);
 	rc->refused = NULL;
 	rc->nrefused = 0;
-	free(rc->local);
-	rc->local = NULL;
-	rc->nlocal = 0;
-	rc->local_ok = false;
-	xvip_nl_close(rc->addrmon);
-	rc->addrmon = NULL;
 	xvip_model_free(&rc->model);
 	pool_fini(&rc->svc_ids);
 	pool_fini(&rc->be_ids);

@@ -125,12 +125,15 @@ struct xvip_reconciler {
 	 */
 	struct xvip_addr *refused;
 	size_t nrefused;
-	/* This node's addresses xvipd did not add, sorted, as last read (see local_addrs). */
-	struct xvip_addr *local;
+	/*
+	 * This node's addresses xvipd did not add (sorted; localaddr.h reads
+	 * them), set by the caller before an apply: VIPs among them are
+	 * refused. local_err: they could not be read (-errno); the apply then
+	 * goes ahead unchecked, with an error.
+	 */
+	const struct xvip_addr *local;
 	size_t nlocal;
-	bool local_ok;
-	struct xvip_nl *addrmon;	/* tells when they must be read again */
-	bool addrmon_failed;
+	int local_err;
 };
 
 int xvip_rc_init(struct xvip_reconciler *rc, struct xvip_maps *maps, struct xvip_nl *nl,
@@ -144,9 +147,9 @@ int xvip_rc_adopt(struct xvip_reconciler *rc);
 /*
  * Make the maps and lo match m (copied: the reconciler keeps it). Returns 0, or
  * the number of entries that failed (> 0). A VIP that is an address of this
- * node (on any interface) that xvipd did not add itself is refused first,
- * with a warning: XDP would take over traffic to the node, lo would announce
- * it. The copy kept is the model without them.
+ * node (on any interface) that xvipd did not add itself (local[]) is refused
+ * first, with a warning: XDP would take over traffic to the node, lo would
+ * announce it. The copy kept is the model without them.
  */
 int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
 /*
@@ -154,11 +157,10 @@ int xvip_rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m);
  * in proportion to that: delta holds every entry the VIPs in vips[] (sorted,
  * unique) have now, and the entries of every other VIP are those of the last
  * model applied. Only those VIPs and their service ports are looked at (and
- * their endpoints checked with ep_usable). Returns as xvip_rc_apply does, or
- * -ESTALE without changing anything when a whole model must be applied
- * instead: this node's own addresses changed, which may refuse or accept
- * VIPs outside vips[]. Call xvip_rc_apply first; withdraw_reason must not
- * have changed since (that, too, takes xvip_rc_apply or xvip_rc_reapply).
+ * their endpoints checked with ep_usable). Returns as xvip_rc_apply does.
+ * Call xvip_rc_apply first; withdraw_reason and local[] must not have changed
+ * since (that, too, takes xvip_rc_apply or xvip_rc_reapply: a new address of
+ * this node, or one gone, may refuse or accept again VIPs outside vips[]).
  */
 int xvip_rc_apply_delta(struct xvip_reconciler *rc, const struct xvip_model *delta,
 			const struct xvip_addr *vips, size_t nvips);

@@ -31,6 +31,7 @@
 #include "kube.h"
 #include "kubecfg.h"
 #include "loader.h"
+#include "localaddr.h"
 #include "log.h"
 #include "maglev.h"
 #include "metrics.h"
@@ -88,6 +89,7 @@ struct daemon {
 	struct xvip_dp dp;
 	struct xvip_nl *nl;
 	struct xvip_reconciler rc;
+	struct xvip_localaddr local;	/* this node's addresses: refused as VIPs */
 	bool retry;		/* last apply incomplete: try again on the timer */
 	struct xvip_podif pods;
 	struct xvip_filesrc files;	/* --services-file */
@@ -533,10 +535,24 @@ static void applied(struct daemon *d, int ret)
 	status_changed(d);
 }
 
+/*
+ * This node's own addresses for the reconciler, which refuses VIPs among
+ * them; 0 and *changed, or -errno (the apply then warns and goes ahead).
+ */
+static int local_refresh(struct daemon *d, bool *changed)
+{
+	d->rc.local_err = xvip_localaddr_refresh(&d->local, changed);
+	d->rc.local = d->local.a;
+	d->rc.nlocal = d->local.n;
+	return d->rc.local_err;
+}
+
 static void apply_model(struct daemon *d, const struct xvip_model *m, const char *what)
 {
+	bool changed;
 	int ret;
 
+	local_refresh(d, &changed);
 	d->retry = false;
 	xvip_podif_reset(&d->pods);
 	xvip_podif_sync(&d->pods);
@@ -630,20 +646,25 @@ static void health_tick(struct daemon *d)
 /* ---- the API source */
 
 /*
- * Apply only the VIPs that changed. Falls back to the whole model when the
- * reconciler asks for it (this node's addresses changed).
+ * Apply only the VIPs that changed: -ESTALE, and nothing applied, when the
+ * whole model must be (this node's addresses changed).
  */
 static int apply_delta(struct daemon *d, const struct xvip_model *delta,
 		       const struct xvip_addr *vips, size_t nvips)
 {
+	bool changed;
 	int ret;
 
+	/*
+	 * A new address of this node (or one gone) may refuse (or accept again)
+	 * VIPs outside vips[]: only a whole model decides those.
+	 */
+	if (nvips && (local_refresh(d, &changed) || changed))
+		return -ESTALE;
 	d->retry = false;
 	xvip_podif_reset(&d->pods);
 	ret = xvip_rc_apply_delta(&d->rc, delta, vips, nvips);
 	d->retry |= d->pods.missed;
-	if (ret == -ESTALE)
-		return ret;
 	if (ret < 0)
 		log_err("apply API change: %s (%d)", strerror(-ret), ret);
 	else
@@ -996,6 +1017,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	xvip_podif_init(&d.pods, &d.dp, d.nl, d.o.ifindex, d.o.nifaces);
+	xvip_localaddr_init(&d.local, d.nl);
 	xvip_health_init(&d.health, &d.dp, d.o.ifaces, d.o.nifaces, health_event, &d);
 	d.rc.ep_usable = xvip_podif_ep_usable;
 	d.rc.ctx = &d.pods;
@@ -1085,6 +1107,7 @@ out:
 	xvip_metrics_stop(d.metrics);
 	xvip_kubecfg_free(&d.kcfg);
 	xvip_rc_fini(&d.rc);
+	xvip_localaddr_fini(&d.local);
 	xvip_frr_close(d.frr);
 	json_object_put(d.sessions);
 	if (d.dfd > 0)
