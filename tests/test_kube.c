@@ -528,9 +528,10 @@ TEST(test_state_file_vips)
 		.hold_down_ns = 30000000000ULL,
 		.withdraw_reason = "dataplane down: pin \"/sys/fs/bpf/x\\y\"\nis gone",
 	};
+	struct xvip_rc_snapshot snap = {};
 	struct xvip_status st = {
 		.source = "file", .origin = "/etc/xvip/services.json", .node = "node1",
-		.vips = 4, .rc = &rc, .frr_mode = "connected",
+		.vips = 4, .snap = &snap, .frr_mode = "connected",
 	};
 	struct json_object *o = NULL, *arr, *e;
 	char path[300], *text = NULL;
@@ -555,6 +556,9 @@ TEST(test_state_file_vips)
 	svcs[4].key.vip = vips[3].addr;
 	svcs[4].drain_until_ns = fixed_clock() + 5000000000ULL;
 
+	/* What xvipd hands the state file: the reconciler's snapshot. */
+	if (!ASSERT_OK(xvip_rc_snapshot(&rc, &snap), "snapshot"))
+		goto out;
 	if (!ASSERT_OK(xvip_status_format(&st, &text, &len), "format"))
 		goto out;
 	ASSERT_EQ(len, strlen(text), "length");
@@ -601,7 +605,9 @@ TEST(test_state_file_vips)
 
 	rc.nvips = 0;
 	rc.nsvcs = 0;
-	if (!ASSERT_OK(xvip_status_format(&st, &text, &len), "format, no VIPs"))
+	xvip_rc_snapshot_free(&snap);
+	if (!ASSERT_OK(xvip_rc_snapshot(&rc, &snap), "snapshot, no VIPs") ||
+	    !ASSERT_OK(xvip_status_format(&st, &text, &len), "format, no VIPs"))
 		goto out;
 	o = json_tokener_parse(text);
 	ASSERT_TRUE(json_object_object_get_ex(o, "vip_states", &arr) &&
@@ -610,6 +616,7 @@ TEST(test_state_file_vips)
 out:
 	free(text);
 	json_object_put(o);
+	xvip_rc_snapshot_free(&snap);
 	rmtmp();
 }
 

@@ -15,7 +15,7 @@
 #include "maps.h"
 #include "frr.h"
 #include "metrics.h"
-#include "reconcile.h"
+#include "rcsnap.h"
 #include "stats.h"
 
 #define METRICS_CONN_LIMIT	16
@@ -99,7 +99,7 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 
 int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *len)
 {
-	const struct xvip_reconciler *rc = src->rc;
+	const struct xvip_rc_snapshot *rc;
 	struct xvip_status st = {};
 	struct xvip_counter c;
 	char a[XVIP_ADDRSTRLEN];
@@ -111,6 +111,7 @@ int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *
 	if (!f)
 		return -ENOMEM;
 	src->status(src->ctx, &st);
+	rc = st.snap;
 
 	head(f, "xvip_packets_total", "counter",
 	     "Packets by what the dataplane did with them (xvip_stats, all CPUs).");
@@ -132,7 +133,7 @@ int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *
 	head(f, "xvip_service_packets_total", "counter",
 	     "Packets balanced to each service port (xvip_svc_stats).");
 	for (size_t i = 0; rc && i < rc->nsvcs; i++) {
-		const struct xvip_rc_svc *s = &rc->svcs[i];
+		const struct xvip_snap_svc *s = &rc->svcs[i];
 
 		if (xvip_maps_counter(src->maps, src->maps->svc_stats, s->id, &c))
 			continue;
@@ -165,7 +166,7 @@ int xvip_metrics_render(const struct xvip_metrics_src *src, char **buf, size_t *
 	for (size_t i = 0; rc && i < rc->nvips; i++)
 		fprintf(f, "xvip_vip_advertised{vip=\"%s\",why=\"%s\"} %d\n",
 			xvip_addr_str(&rc->vips[i].addr, a, sizeof(a)),
-			xvip_vip_why_str(rc->vips[i].why), rc->vips[i].on_lo);
+			xvip_vip_why_str(rc->vips[i].why), rc->vips[i].advertised);
 	if (st.frr_mode) {
 		head(f, "xvip_dataplane_ok", "gauge",
 		     "1 while XDP is on every uplink and the pins are in place (else every VIP is "

@@ -11,12 +11,11 @@
 #include "status.h"
 
 struct xvip_maps;
-struct xvip_reconciler;
 struct xvip_metrics;
 
 struct xvip_metrics_src {
 	const struct xvip_maps *maps;		/* packet counters */
-	const struct xvip_reconciler *rc;	/* per-service counters, by the names it holds */
+	/* What xvipd reports; its snapshot names the service ports whose counters are shown. */
 	void (*status)(void *ctx, struct xvip_status *st);
 	void *ctx;
 };

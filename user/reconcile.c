@@ -1359,6 +1359,59 @@ out:
 	return failed;
 }
 
+/* ---- what is programmed, for the state file, /metrics and FRR */
+
+int xvip_rc_snapshot(const struct xvip_reconciler *rc, struct xvip_rc_snapshot *s)
+{
+	size_t k = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->now_ns = xvip_rc_now(rc);
+	s->withdraw_reason = rc->withdraw_reason;
+	s->vips = calloc(rc->nvips + 1, sizeof(*s->vips));
+	s->svcs = calloc(rc->nsvcs + 1, sizeof(*s->svcs));
+	if (!s->vips || !s->svcs) {
+		xvip_rc_snapshot_free(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < rc->nvips; i++) {
+		const struct xvip_rc_vip *v = &rc->vips[i];
+		struct xvip_snap_vip *sv = &s->vips[s->nvips++];
+
+		sv->addr = v->addr;
+		sv->advertised = v->on_lo;
+		sv->why = v->why;
+		if (v->why == XVIP_VIP_HOLD_DOWN)
+			sv->hold_down_end_ns = v->eligible_since_ns + rc->hold_down_ns;
+		s->vips_on_lo += v->on_lo;
+		while (k < rc->nsvcs && xvip_addr_cmp(&rc->svcs[k].key.vip, &v->addr) < 0)
+			k++;
+		for (size_t j = k; j < rc->nsvcs && !xvip_addr_cmp(&rc->svcs[j].key.vip, &v->addr);
+		     j++) {
+			sv->ports++;
+			if (rc->svcs[j].drain_until_ns) {
+				sv->draining_ports++;
+				if (rc->svcs[j].drain_until_ns > sv->drain_end_ns)
+					sv->drain_end_ns = rc->svcs[j].drain_until_ns;
+			}
+		}
+	}
+	for (size_t i = 0; i < rc->nsvcs; i++) {
+		s->svcs[i].key = rc->svcs[i].key;
+		s->svcs[i].id = rc->svcs[i].id;
+		s->svcs[i].name = rc->svcs[i].name;
+	}
+	s->nsvcs = rc->nsvcs;
+	return 0;
+}
+
+void xvip_rc_snapshot_free(struct xvip_rc_snapshot *s)
+{
+	free(s->vips);
+	free(s->svcs);
+	memset(s, 0, sizeof(*s));
+}
+
 int xvip_rc_withdraw_all(struct xvip_reconciler *rc)
 {
 	for (size_t i = 0; i < rc->nvips; i++)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "maps.h"
 #include "model.h"
+#include "rcsnap.h"
 
 struct xvip_nl;
 
@@ -50,19 +51,6 @@ struct xvip_id_pool {
 	uint32_t *ring;		/* FIFO of free ids: a freed id is reused last */
 	uint32_t head, count;
 };
-
-/* Why a VIP is, or is not, advertised (on lo). */
-enum xvip_vip_why {
-	XVIP_VIP_ADVERTISED = 0,	/* a ready local endpoint, maps complete */
-	XVIP_VIP_NO_READY,		/* no ready local endpoint */
-	XVIP_VIP_HOLD_DOWN,		/* ready again, not yet for the hold-down */
-	XVIP_VIP_DRAINING,		/* no local endpoint left: existing flows drain */
-	XVIP_VIP_WITHDRAWN,		/* withdraw_reason: node drained, dataplane down */
-	XVIP_VIP_INCOMPLETE,		/* its maps could not be programmed (retrying) */
-	XVIP_VIP_LO_FAILED,		/* the address on lo could not be changed (retrying) */
-};
-
-const char *xvip_vip_why_str(int why);
 
 struct xvip_rc_vip {
 	struct xvip_addr addr;
@@ -172,6 +160,11 @@ int xvip_rc_reapply(struct xvip_reconciler *rc);
 /* The earliest hold-down or drain deadline (CLOCK_MONOTONIC ns), 0: none pending. */
 uint64_t xvip_rc_next_deadline(const struct xvip_reconciler *rc);
 uint64_t xvip_rc_now(const struct xvip_reconciler *rc);
+/*
+ * What is programmed, per VIP and per service port, as of now: a copy for
+ * those who report it (rcsnap.h). 0 or -ENOMEM (*s then empty).
+ */
+int xvip_rc_snapshot(const struct xvip_reconciler *rc, struct xvip_rc_snapshot *s);
 /* Withdraw every VIP xvipd put on lo (used by --cleanup and on fatal errors). */
 int xvip_rc_withdraw_all(struct xvip_reconciler *rc);
 

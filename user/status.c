@@ -11,9 +11,10 @@
 #include <unistd.h>
 #include <json.h>
 
+#include "addr.h"
 #include "frr.h"
 #include "kube.h"
-#include "reconcile.h"
+#include "rcsnap.h"
 #include "status.h"
 
 static void add_str(struct json_object *o, const char *k, const char *v)
@@ -132,43 +133,30 @@ static void sb_str(struct sbuf *b, const char *s)
 /* Each VIP on one line: advertised or not, why, and what is pending (hold-down, drain). */
 static void vip_states(struct sbuf *b, const struct xvip_status *st)
 {
-	const struct xvip_reconciler *rc = st->rc;
-	uint64_t now = xvip_rc_now(rc);
+	const struct xvip_rc_snapshot *rc = st->snap;
+	uint64_t now = rc->now_ns;
 	char a[XVIP_ADDRSTRLEN];
-	size_t k = 0;
 
 	sb_printf(b, "  \"vip_states\":[");
 	for (size_t i = 0; i < rc->nvips; i++) {
-		const struct xvip_rc_vip *v = &rc->vips[i];
-		uint64_t drain_end = 0;
-		unsigned int ports = 0, draining = 0;
+		const struct xvip_snap_vip *v = &rc->vips[i];
+		uint64_t drain_end = v->drain_end_ns;
 
-		while (k < rc->nsvcs && xvip_addr_cmp(&rc->svcs[k].key.vip, &v->addr) < 0)
-			k++;
-		for (size_t j = k; j < rc->nsvcs && !xvip_addr_cmp(&rc->svcs[j].key.vip, &v->addr);
-		     j++) {
-			ports++;
-			if (rc->svcs[j].drain_until_ns) {
-				draining++;
-				if (rc->svcs[j].drain_until_ns > drain_end)
-					drain_end = rc->svcs[j].drain_until_ns;
-			}
-		}
 		sb_printf(b, "%s\n    {\"vip\":\"%s\",\"advertised\":%s,\"why\":",
 			  i ? "," : "", xvip_addr_str(&v->addr, a, sizeof(a)),
-			  v->on_lo ? "true" : "false");
+			  v->advertised ? "true" : "false");
 		sb_str(b, xvip_vip_why_str(v->why));
 		if (v->why == XVIP_VIP_WITHDRAWN) {
 			sb_printf(b, ",\"withdraw_reason\":");
 			sb_str(b, rc->withdraw_reason);
 		}
 		if (v->why == XVIP_VIP_HOLD_DOWN) {
-			uint64_t end = v->eligible_since_ns + rc->hold_down_ns;
+			uint64_t end = v->hold_down_end_ns;
 
 			sb_printf(b, ",\"hold_down_left_s\":%.3f",
 				  end > now ? (double)(end - now) / 1e9 : 0.0);
 		}
-		sb_printf(b, ",\"ports\":%u,\"draining_ports\":%u", ports, draining);
+		sb_printf(b, ",\"ports\":%u,\"draining_ports\":%u", v->ports, v->draining_ports);
 		if (drain_end)
 			sb_printf(b, ",\"drain_left_s\":%.3f",
 				  drain_end > now ? (double)(drain_end - now) / 1e9 : 0.0);
@@ -271,7 +259,7 @@ int xvip_status_format(const struct xvip_status *st, char **out, size_t *len)
 					   JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = s ? strlen(s) : 0;
 	/* json-c ends a non-empty object with "\n}": the list goes in before it. */
-	if (st->rc && n >= 2 && !strcmp(s + n - 2, "\n}")) {
+	if (st->snap && n >= 2 && !strcmp(s + n - 2, "\n}")) {
 		sb_add(&b, s, n - 2);
 		sb_add(&b, ",\n", 2);
 		vip_states(&b, st);

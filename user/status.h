@@ -22,7 +22,7 @@
 
 struct json_object;
 struct xvip_kube_stats;
-struct xvip_reconciler;
+struct xvip_rc_snapshot;
 struct xvip_frr;
 
 struct xvip_status {
@@ -39,7 +39,7 @@ struct xvip_status {
 	size_t vips_on_lo;
 	const struct xvip_kube_stats *kube;	/* NULL with --services-file */
 	/* Per VIP: advertised or not and why; FRR's view in vtysh mode; fail closed. */
-	const struct xvip_reconciler *rc;	/* NULL: no per-VIP list */
+	const struct xvip_rc_snapshot *snap;	/* NULL: no per-VIP list */
 	const char *frr_mode;		/* "connected", "vtysh" or "off" */
 	const struct xvip_frr *frr;	/* vtysh mode: what FRR does with each VIP */
 	const char *dataplane_problem;	/* NULL: XDP on every uplink, pins in place */

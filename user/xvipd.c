@@ -89,6 +89,7 @@ struct daemon {
 	struct xvip_dp dp;
 	struct xvip_nl *nl;
 	struct xvip_reconciler rc;
+	struct xvip_rc_snapshot snap;	/* the last one status_fill took */
 	struct xvip_localaddr local;	/* this node's addresses: refused as VIPs */
 	bool retry;		/* last apply incomplete: try again on the timer */
 	struct xvip_podif pods;
@@ -418,19 +419,21 @@ static const char *withdraw_reason(const struct daemon *d)
 /* vtysh mode: one network statement per VIP on lo, nothing else in the VIP range. */
 static void frr_sync(struct daemon *d)
 {
+	struct xvip_rc_snapshot s;
 	struct xvip_addr *want;
 	size_t n = 0;
 
-	if (!d->frr)
+	if (!d->frr || xvip_rc_snapshot(&d->rc, &s))
 		return;
-	want = calloc(d->rc.nvips + 1, sizeof(*want));
-	if (!want)
-		return;
-	for (size_t i = 0; i < d->rc.nvips; i++)
-		if (d->rc.vips[i].on_lo)
-			want[n++] = d->rc.vips[i].addr;
-	d->frr_ret = xvip_frr_sync(d->frr, want, n);
+	want = calloc(s.nvips + 1, sizeof(*want));
+	if (want) {
+		for (size_t i = 0; i < s.nvips; i++)
+			if (s.vips[i].advertised)
+				want[n++] = s.vips[i].addr;
+		d->frr_ret = xvip_frr_sync(d->frr, want, n);
+	}
 	free(want);
+	xvip_rc_snapshot_free(&s);
 }
 
 static void arm_deadline(struct daemon *d)
@@ -460,19 +463,21 @@ static void status_fill(struct daemon *d, struct xvip_status *st)
 	st->origin = d->kube ? d->kcfg.origin : d->o.services_file;
 	st->node = d->o.node_name;
 	st->synced = d->synced;
-	st->withdraw_reason = d->rc.withdraw_reason;
 	st->applies = d->applies;
 	st->last_apply = d->last_apply;
 	st->last_apply_result = d->last_apply_result;
 	st->service_ports = d->service_ports;
-	st->vips = d->rc.nvips;
-	for (size_t i = 0; i < d->rc.nvips; i++)
-		st->vips_on_lo += d->rc.vips[i].on_lo;
+	/* What is programmed, per VIP: the reconciler's snapshot, until the next fill. */
+	xvip_rc_snapshot_free(&d->snap);
+	if (!xvip_rc_snapshot(&d->rc, &d->snap))
+		st->snap = &d->snap;
+	st->withdraw_reason = d->rc.withdraw_reason;
+	st->vips = d->snap.nvips;
+	st->vips_on_lo = d->snap.vips_on_lo;
 	if (d->kube) {
 		xvip_kube_get_stats(d->kube, &d->kst);
 		st->kube = &d->kst;
 	}
-	st->rc = &d->rc;
 	st->frr_mode = d->o.frr == FRR_VTYSH ? "vtysh" : d->o.frr == FRR_OFF ? "off" : "connected";
 	st->frr = d->frr;
 	st->dataplane_problem = xvip_health_problem(&d->health);
@@ -1058,7 +1063,7 @@ int main(int argc, char **argv)
 		log_warn("node-to-VIP off: processes on this node are not balanced to VIPs");
 	if (d.o.metrics_addr) {
 		struct xvip_metrics_src ms = {
-			.maps = &d.dp.maps, .rc = &d.rc, .status = metrics_status, .ctx = &d,
+			.maps = &d.dp.maps, .status = metrics_status, .ctx = &d,
 		};
 
 		ret = xvip_metrics_start(&d.metrics, d.o.metrics_addr, &ms);
@@ -1106,6 +1111,7 @@ out:
 	xvip_filesrc_fini(&d.files);
 	xvip_metrics_stop(d.metrics);
 	xvip_kubecfg_free(&d.kcfg);
+	xvip_rc_snapshot_free(&d.snap);
 	xvip_rc_fini(&d.rc);
 	xvip_localaddr_fini(&d.local);
 	xvip_frr_close(d.frr);
