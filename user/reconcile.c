@@ -10,6 +10,7 @@
 #include "maglev.h"
 #include "nl.h"
 #include "log.h"
+#include "util.h"
 
 /* ---- id pools: FIFO reuse, so a freed id (still named by old conntrack
  * entries until they age out) is handed out again as late as possible. */
@@ -1003,14 +1004,40 @@ static void undo_fresh(struct xvip_reconciler *rc, struct xvip_rc_svc *s)
 }
 
 /*
+ * One apply's working state, for the VIPs in scope: rc_apply runs the steps
+ * below over it, in order.
+ */
+struct rc_want {
+	const struct xvip_model_svc *ms;	/* a model entry in scope */
+	struct xvip_rc_svc des;			/* ... as the reconciler wants it */
+	bool ok;				/* ... and programmed so */
+};
+
+struct rc_pass {
+	const struct xvip_model *m;
+	const struct xvip_addr *scope;	/* sorted, unique; NULL: every VIP */
+	size_t nscope;
+	uint64_t now;
+	struct rc_want *want;		/* sorted like the model */
+	size_t nwant, capwant;
+	size_t *old;			/* rc->vips in scope, by index */
+	size_t nold;
+	struct xvip_rc_svc *next;	/* the services once applied, sorted */
+	size_t nnext;
+	struct xvip_rc_vip *nv;		/* the scope's VIPs once applied */
+	size_t nnv;
+	struct stage st;		/* new services' tables, swapped in after step 2 */
+	int failed;			/* entries that could not be programmed */
+};
+
+/*
  * Swap the staged tables in with one batch update, then write the keys that
  * lead to them; what the batch did not take is tried one by one. Returns how
- * many services failed; those leave next[] (*nnext shrinks).
+ * many services failed; those leave next[] (nnext shrinks).
  */
-static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvip_rc_svc *next,
-			size_t *nnext, const struct xvip_model_svc *const *ms,
-			const struct xvip_rc_svc *des, bool *ok, struct xvip_rc_vip *nv, size_t nnv)
+static int stage_commit(struct xvip_reconciler *rc, struct rc_pass *p)
 {
+	struct stage *st = &p->st;
 	uint32_t done = 0;
 	size_t w = 0;
 	int failed = 0;
@@ -1019,8 +1046,8 @@ static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvi
 		return 0;
 	xvip_maps_maglev_swap_many(rc->maps, st->ids, st->fds, (uint32_t)st->n, &done);
 	for (size_t i = 0; i < st->n; i++) {
-		struct xvip_rc_svc *s = &next[st->next_idx[i]];
-		size_t j = st->model_idx[i];
+		struct xvip_rc_svc *s = &p->next[st->next_idx[i]];
+		struct rc_want *wj = &p->want[st->model_idx[i]];
 		char buf[XVIP_EPSTRLEN];
 		struct xvip_rc_vip *v;
 		int ret = 0;
@@ -1030,7 +1057,7 @@ static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvi
 		ret = ret ?: program_svc_val(rc, NULL, s, true);
 		if (ret) {
 			log_err("add service %s (%s): %s (%d)", svc_str(s, buf, sizeof(buf)),
-				ms[j]->name, strerror(-ret), ret);
+				wj->ms->name, strerror(-ret), ret);
 			undo_fresh(rc, s);
 			failed++;
 			continue;
@@ -1038,20 +1065,20 @@ static int stage_commit(struct xvip_reconciler *rc, struct stage *st, struct xvi
 		s->table_size = st->sizes[i];
 		rc->last.tables_swapped++;
 		rc->last.svcs_added++;
-		ok[j] = true;
+		wj->ok = true;
 		log_info("service %s (%s) added, %zu local endpoints", svc_str(s, buf, sizeof(buf)),
 			 s->name, s->n);
-		if (wants_lo(rc, &des[j])) {
-			v = find_vip(nv, nnv, &des[j].key.vip);
+		if (wants_lo(rc, &wj->des)) {
+			v = find_vip(p->nv, p->nnv, &wj->des.key.vip);
 			if (v)
 				v->ready_ok = true;
 		}
 	}
 	/* Drop the services that failed (id 0) from next[], keeping its order. */
-	for (size_t r = 0; r < *nnext; r++)
-		if (next[r].id)
-			next[w++] = next[r];
-	*nnext = w;
+	for (size_t r = 0; r < p->nnext; r++)
+		if (p->next[r].id)
+			p->next[w++] = p->next[r];
+	p->nnext = w;
 	stage_free(st);
 	return failed;
 }
@@ -1078,249 +1105,282 @@ static bool scoped(const struct xvip_addr *scope, size_t nscope, const struct xv
 	return !scope || in_list(scope, nscope, a);
 }
 
-/*
- * Make the maps and lo match m for the VIPs in scope (NULL: all of them).
- * A VIP's service ports and its entry always go together: its value (port
- * count, fragment owners) and whether it is advertised depend on all of them.
- * What is programmed for other VIPs is carried over untouched.
- */
-static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m,
-		    const struct xvip_addr *scope, size_t nscope)
+/* The model's entries in scope, as the reconciler wants them, and the VIPs programmed there. */
+static int pass_init(struct xvip_reconciler *rc, struct rc_pass *p)
 {
-	const struct xvip_model_svc **ms = NULL;
-	struct xvip_rc_svc *next = NULL, *des = NULL;
-	struct xvip_rc_vip *nv = NULL, *vips = NULL, *v;
-	size_t *old = NULL;	/* rc->vips in scope, by index */
-	struct xvip_rc_vip **adds = NULL;
-	size_t nms = 0, nold = 0, nnext = 0, nnv = 0, nvips = 0, nadds = 0, i, j, k;
-	struct stage st = {};
-	bool *ok = NULL;
-	int ret = 0, failed = 0;
-	uint64_t now = xvip_rc_now(rc);
+	const struct xvip_model *m = p->m;
+	struct xvip_rc_vip *v;
+	size_t i;
+	int ret;
 
-	memset(&rc->last, 0, sizeof(rc->last));
-	ms = calloc(m->nsvcs + 1, sizeof(*ms));
-	old = calloc(rc->nvips + 1, sizeof(*old));
-	if (!ms || !old) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (!scope) {
+	/* A scope's entries, not the whole model's: an apply by difference costs what changed. */
+	p->capwant = p->scope ? 0 : m->nsvcs + 1;
+	p->want = p->capwant ? calloc(p->capwant, sizeof(*p->want)) : NULL;
+	p->old = calloc(rc->nvips + 1, sizeof(*p->old));
+	if ((p->capwant && !p->want) || !p->old)
+		return -ENOMEM;
+	if (!p->scope) {
 		for (i = 0; i < m->nsvcs; i++)
-			ms[nms++] = &m->svcs[i];
+			p->want[p->nwant++].ms = &m->svcs[i];
 		for (i = 0; i < rc->nvips; i++)
-			old[nold++] = i;
+			p->old[p->nold++] = i;
 	} else {
-		for (size_t s = 0; s < nscope; s++) {
-			for (i = model_lower(m, &scope[s]);
-			     i < m->nsvcs && !xvip_addr_cmp(&m->svcs[i].vip, &scope[s]); i++)
-				ms[nms++] = &m->svcs[i];
-			v = find_vip(rc->vips, rc->nvips, &scope[s]);
-			if (v)
-				old[nold++] = (size_t)(v - rc->vips);
-		}
-	}
-	des = calloc(nms + 1, sizeof(*des));
-	next = calloc(nms + rc->nsvcs + 1, sizeof(*next));
-	nv = calloc(nms + nold + 1, sizeof(*nv));
-	ok = calloc(nms + 1, sizeof(*ok));
-	if (!des || !next || !nv || !ok) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < nms; i++) {
-		ret = desired_svc(rc, ms[i], &des[i]);
-		if (ret)
-			goto out;
-	}
-
-	/* The VIPs wanted in the maps (des is sorted by VIP), and which want lo. */
-	for (i = 0; i < nms; i++) {
-		if (!nnv || xvip_addr_cmp(&nv[nnv - 1].addr, &des[i].key.vip)) {
-			nv[nnv].addr = des[i].key.vip;
-			v = find_vip(rc->vips, rc->nvips, &nv[nnv].addr);
-			if (v) {
-				nv[nnv] = *v;
-				nv[nnv].want_lo = nv[nnv].ready_ok = false;
+		for (size_t s = 0; s < p->nscope; s++) {
+			for (i = model_lower(m, &p->scope[s]);
+			     i < m->nsvcs && !xvip_addr_cmp(&m->svcs[i].vip, &p->scope[s]); i++) {
+				if (xvip_grow((void **)&p->want, &p->capwant, p->nwant,
+					      sizeof(*p->want)))
+					return -ENOMEM;
+				memset(&p->want[p->nwant], 0, sizeof(*p->want));
+				p->want[p->nwant++].ms = &m->svcs[i];
 			}
-			nnv++;
+			v = find_vip(rc->vips, rc->nvips, &p->scope[s]);
+			if (v)
+				p->old[p->nold++] = (size_t)(v - rc->vips);
 		}
-		nv[nnv - 1].want_lo |= wants_lo(rc, &des[i]);
 	}
-	for (i = 0; i < nnv; i++)
-		vip_track(rc, &nv[i], now);
+	p->next = calloc(p->nwant + rc->nsvcs + 1, sizeof(*p->next));
+	p->nv = calloc(p->nwant + p->nold + 1, sizeof(*p->nv));
+	if (!p->next || !p->nv)
+		return -ENOMEM;
+	for (i = 0; i < p->nwant; i++) {
+		ret = desired_svc(rc, p->want[i].ms, &p->want[i].des);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
 
-	/* 1. Withdraw first: VIPs that lose their last ready endpoint or go away. */
-	for (k = 0; k < nold; k++) {
-		struct xvip_rc_vip *o = &rc->vips[old[k]];
+/* The VIPs wanted in the maps (the entries are sorted by VIP), and which want lo. */
+static void pass_vips(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	struct xvip_rc_vip *v;
 
-		v = find_vip(nv, nnv, &o->addr);
+	for (size_t i = 0; i < p->nwant; i++) {
+		const struct xvip_rc_svc *des = &p->want[i].des;
+
+		if (!p->nnv || xvip_addr_cmp(&p->nv[p->nnv - 1].addr, &des->key.vip)) {
+			p->nv[p->nnv].addr = des->key.vip;
+			v = find_vip(rc->vips, rc->nvips, &p->nv[p->nnv].addr);
+			if (v) {
+				p->nv[p->nnv] = *v;
+				p->nv[p->nnv].want_lo = p->nv[p->nnv].ready_ok = false;
+			}
+			p->nnv++;
+		}
+		p->nv[p->nnv - 1].want_lo |= wants_lo(rc, des);
+	}
+	for (size_t i = 0; i < p->nnv; i++)
+		vip_track(rc, &p->nv[i], p->now);
+}
+
+/* 1. Withdraw first: VIPs that lose their last ready endpoint or go away. */
+static void step_withdraw(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	for (size_t k = 0; k < p->nold; k++) {
+		struct xvip_rc_vip *o = &rc->vips[p->old[k]];
+		struct xvip_rc_vip *v = find_vip(p->nv, p->nnv, &o->addr);
+
 		if (!v || !v->want_lo) {
 			lo_set(rc, o, false);
 			if (v)
 				v->on_lo = o->on_lo;
 		}
 	}
+}
 
-	/* 2. Services: merge the sorted programmed and desired lists. */
-	i = j = 0;
-	while (i < rc->nsvcs || j < nms) {
-		int c = i == rc->nsvcs ? 1 : j == nms ? -1 : cmp_rc_svc(&rc->svcs[i], &des[j]);
+/* 2. Services: merge the sorted programmed and desired lists. */
+static void step_services(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	struct xvip_rc_vip *v;
+	size_t i = 0, j = 0;
+	int ret;
+
+	while (i < rc->nsvcs || j < p->nwant) {
+		struct rc_want *wj = j < p->nwant ? &p->want[j] : NULL;
+		int c = i == rc->nsvcs ? 1 : !wj ? -1 : cmp_rc_svc(&rc->svcs[i], &wj->des);
 		char buf[XVIP_EPSTRLEN];
 
-		if (c < 0 && !scoped(scope, nscope, &rc->svcs[i].key.vip)) {
-			next[nnext++] = rc->svcs[i++];	/* another VIP's: as it is */
+		if (c < 0 && !scoped(p->scope, p->nscope, &rc->svcs[i].key.vip)) {
+			p->next[p->nnext++] = rc->svcs[i++];	/* another VIP's: as it is */
 			continue;
 		}
 		if (c < 0) {
 			/* Gone from the model: drain first when it had endpoints. */
-			if (drain_keep(rc, &rc->svcs[i], now))
-				next[nnext++] = rc->svcs[i++];
+			if (drain_keep(rc, &rc->svcs[i], p->now))
+				p->next[p->nnext++] = rc->svcs[i++];
 			else
 				remove_svc(rc, &rc->svcs[i++]);
 			continue;
 		}
-		if (c == 0 && !des[j].n && drain_keep(rc, &rc->svcs[i], now)) {
-			next[nnext++] = rc->svcs[i++];
-			ok[j] = true;
+		if (c == 0 && !wj->des.n && drain_keep(rc, &rc->svcs[i], p->now)) {
+			p->next[p->nnext++] = rc->svcs[i++];
+			wj->ok = true;
 		} else if (c == 0) {
-			next[nnext] = rc->svcs[i++];
-			ret = update_svc(rc, &next[nnext], ms[j], &des[j], NULL);
+			p->next[p->nnext] = rc->svcs[i++];
+			ret = update_svc(rc, &p->next[p->nnext], wj->ms, &wj->des, NULL);
 			if (ret) {
 				log_err("update service %s (%s): %s (%d)",
-					svc_str(&des[j], buf, sizeof(buf)), ms[j]->name,
+					svc_str(&wj->des, buf, sizeof(buf)), wj->ms->name,
 					strerror(-ret), ret);
-				failed++;
+				p->failed++;
 			} else {
-				ok[j] = true;
+				wj->ok = true;
 				rc->last.svcs_changed++;
 			}
-			nnext++;
+			p->nnext++;
 		} else {
-			struct xvip_rc_svc fresh = { .key = des[j].key };
-			size_t staged = st.n;
+			struct xvip_rc_svc fresh = { .key = wj->des.key };
+			size_t staged = p->st.n;
 
-			ret = update_svc(rc, &fresh, ms[j], &des[j], &st);
+			ret = update_svc(rc, &fresh, wj->ms, &wj->des, &p->st);
 			if (ret) {
 				log_err("add service %s (%s): %s (%d)",
-					svc_str(&des[j], buf, sizeof(buf)), ms[j]->name,
+					svc_str(&wj->des, buf, sizeof(buf)), wj->ms->name,
 					strerror(-ret), ret);
-				failed++;
-			} else if (st.n > staged) {
+				p->failed++;
+			} else if (p->st.n > staged) {
 				/* Its table goes in with the others after the loop. */
-				st.next_idx[st.n - 1] = nnext;
-				st.model_idx[st.n - 1] = j;
-				next[nnext++] = fresh;
+				p->st.next_idx[p->st.n - 1] = p->nnext;
+				p->st.model_idx[p->st.n - 1] = j;
+				p->next[p->nnext++] = fresh;
 			} else {
 				log_info("service %s (%s) added, %zu local endpoints",
 					 svc_str(&fresh, buf, sizeof(buf)), fresh.name, fresh.n);
-				next[nnext++] = fresh;
-				ok[j] = true;
+				p->next[p->nnext++] = fresh;
+				wj->ok = true;
 				rc->last.svcs_added++;
 			}
 		}
-		if (ok[j] && wants_lo(rc, &des[j])) {
-			v = find_vip(nv, nnv, &des[j].key.vip);
+		if (wj->ok && wants_lo(rc, &wj->des)) {
+			v = find_vip(p->nv, p->nnv, &wj->des.key.vip);
 			if (v)
 				v->ready_ok = true;
 		}
 		j++;
 	}
-	failed += stage_commit(rc, &st, next, &nnext, ms, des, ok, nv, nnv);
+	p->failed += stage_commit(rc, p);
 	free(rc->svcs);
-	rc->svcs = next;
-	rc->nsvcs = nnext;
-	next = NULL;
+	rc->svcs = p->next;
+	rc->nsvcs = p->nnext;
+	p->next = NULL;
+}
 
-	/* VIPs gone from the model whose ports still drain keep their entry (and stay off lo). */
-	for (i = 0, k = nnv; i < nold; i++) {
-		struct xvip_rc_vip *o = &rc->vips[old[i]];
+/* VIPs gone from the model whose ports still drain keep their entry (and stay off lo). */
+static void step_keep_draining(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	size_t k = p->nnv;
 
-		if (find_vip(nv, k, &o->addr) || !vip_has_svcs(rc, &o->addr))
+	for (size_t i = 0; i < p->nold; i++) {
+		struct xvip_rc_vip *o = &rc->vips[p->old[i]];
+
+		if (find_vip(p->nv, k, &o->addr) || !vip_has_svcs(rc, &o->addr))
 			continue;
-		nv[nnv] = *o;
-		nv[nnv].want_lo = nv[nnv].ready_ok = false;
-		vip_track(rc, &nv[nnv], now);
-		nnv++;
+		p->nv[p->nnv] = *o;
+		p->nv[p->nnv].want_lo = p->nv[p->nnv].ready_ok = false;
+		vip_track(rc, &p->nv[p->nnv], p->now);
+		p->nnv++;
 	}
-	if (nnv != k)
-		qsort(nv, nnv, sizeof(*nv), qcmp_vip);
+	if (p->nnv != k)
+		qsort(p->nv, p->nnv, sizeof(*p->nv), qcmp_vip);
+}
 
-	/*
-	 * 3. VIP entries, once the services behind them are in: until then a new
-	 * VIP is not on lo, so nothing reaches it. (A VIP entry alone drops.)
-	 */
-	for (i = 0; i < nnv; i++) {
+/*
+ * 3. VIP entries, once the services behind them are in: until then a new
+ * VIP is not on lo, so nothing reaches it. (A VIP entry alone drops.)
+ */
+static void step_vip_entries(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	for (size_t i = 0; i < p->nnv; i++) {
+		struct xvip_rc_vip *nv = &p->nv[i];
 		struct xvip_vip_val vv;
+		size_t k;
+		int ret;
 
-		k = svc_lower(rc->svcs, rc->nsvcs, &nv[i].addr);
-		vip_value(rc->svcs, rc->nsvcs, k, &nv[i].addr, &vv);
+		k = svc_lower(rc->svcs, rc->nsvcs, &nv->addr);
+		vip_value(rc->svcs, rc->nsvcs, k, &nv->addr, &vv);
 		if (!vv.nports)
 			vv.nports = 1;	/* its ports failed to program: keep dropping */
-		if (nv[i].in_map && !memcmp(&vv, &nv[i].val, sizeof(vv)))
+		if (nv->in_map && !memcmp(&vv, &nv->val, sizeof(vv)))
 			continue;
-		ret = xvip_maps_vip_set(rc->maps, &nv[i].addr, &vv);
+		ret = xvip_maps_vip_set(rc->maps, &nv->addr, &vv);
 		if (ret) {
 			char a[XVIP_ADDRSTRLEN];
 
-			log_err("program VIP %s: %s (%d)", xvip_addr_str(&nv[i].addr, a, sizeof(a)),
+			log_err("program VIP %s: %s (%d)", xvip_addr_str(&nv->addr, a, sizeof(a)),
 				strerror(-ret), ret);
-			failed++;
-			nv[i].ready_ok = false;
+			p->failed++;
+			nv->ready_ok = false;
 			continue;
 		}
-		nv[i].in_map = true;
-		nv[i].val = vv;
+		nv->in_map = true;
+		nv->val = vv;
 	}
+}
 
-	/* 4. VIP entries no longer wanted; their withdrawal happened in step 1. */
-	for (i = 0, k = nnv; i < nold; i++) {
-		struct xvip_rc_vip *o = &rc->vips[old[i]];
+/* 4. VIP entries no longer wanted; their withdrawal happened in step 1. */
+static void step_vip_remove(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	size_t k = p->nnv;
 
-		if (find_vip(nv, k, &o->addr))
+	for (size_t i = 0; i < p->nold; i++) {
+		struct xvip_rc_vip *o = &rc->vips[p->old[i]];
+
+		if (find_vip(p->nv, k, &o->addr))
 			continue;
 		if (o->on_lo) {
-			nv[nnv] = *o;	/* could not withdraw: keep trying */
-			nv[nnv].want_lo = nv[nnv].ready_ok = false;
-			nnv++;
+			p->nv[p->nnv] = *o;	/* could not withdraw: keep trying */
+			p->nv[p->nnv].want_lo = p->nv[p->nnv].ready_ok = false;
+			p->nnv++;
 			continue;
 		}
 		xvip_maps_vip_del(rc->maps, &o->addr);
 	}
-	qsort(nv, nnv, sizeof(*nv), qcmp_vip);
-	/* The VIPs outside the scope as they were, and the scope's as they are now. */
-	vips = calloc(rc->nvips + nnv + 1, sizeof(*vips));
-	if (!vips) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0, j = 0; i < rc->nvips || j < nnv;) {
-		if (i < rc->nvips && scoped(scope, nscope, &rc->vips[i].addr))
+	qsort(p->nv, p->nnv, sizeof(*p->nv), qcmp_vip);
+}
+
+/* The VIPs outside the scope as they were, and the scope's as they are now. */
+static int step_vips_publish(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	struct xvip_rc_vip *vips;
+	size_t i, j, nvips = 0;
+
+	vips = calloc(rc->nvips + p->nnv + 1, sizeof(*vips));
+	if (!vips)
+		return -ENOMEM;
+	for (i = 0, j = 0; i < rc->nvips || j < p->nnv;) {
+		if (i < rc->nvips && scoped(p->scope, p->nscope, &rc->vips[i].addr))
 			i++;
 		else if (i < rc->nvips &&
-			 (j == nnv || xvip_addr_cmp(&rc->vips[i].addr, &nv[j].addr) < 0))
+			 (j == p->nnv || xvip_addr_cmp(&rc->vips[i].addr, &p->nv[j].addr) < 0))
 			vips[nvips++] = rc->vips[i++];
 		else
-			vips[nvips++] = nv[j++];
+			vips[nvips++] = p->nv[j++];
 	}
 	free(rc->vips);
 	rc->vips = vips;
 	rc->nvips = nvips;
+	return 0;
+}
 
-	/*
-	 * 5. Advertise VIPs whose maps are complete and that have a ready endpoint;
-	 * after a withdrawal, only once they have been ready for the hold-down.
-	 * Those going onto lo now go together (a full sync adds 10,000s).
-	 */
-	adds = calloc(nnv + 1, sizeof(*adds));
-	for (i = 0; i < nnv; i++) {
-		v = find_vip(rc->vips, rc->nvips, &nv[i].addr);
+/*
+ * 5. Advertise VIPs whose maps are complete and that have a ready endpoint;
+ * after a withdrawal, only once they have been ready for the hold-down.
+ * Those going onto lo now go together (a full sync adds 10,000s).
+ */
+static void step_advertise(struct xvip_reconciler *rc, struct rc_pass *p)
+{
+	struct xvip_rc_vip **adds = calloc(p->nnv + 1, sizeof(*adds)), *v;
+	size_t nadds = 0;
+
+	for (size_t i = 0; i < p->nnv; i++) {
+		v = find_vip(rc->vips, rc->nvips, &p->nv[i].addr);
 		if (!v->ready_ok) {
 			v->why = v->on_lo && v->want_lo ? XVIP_VIP_ADVERTISED :
 				 v->on_lo ? XVIP_VIP_LO_FAILED : vip_why_not(rc, v);
 			continue;
 		}
-		if (!v->on_lo && v->held && now - v->eligible_since_ns < rc->hold_down_ns) {
+		if (!v->on_lo && v->held && p->now - v->eligible_since_ns < rc->hold_down_ns) {
 			v->why = XVIP_VIP_HOLD_DOWN;
 			continue;
 		}
@@ -1333,30 +1393,58 @@ static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m,
 			v->held = false;
 	}
 	lo_add_many(rc, adds, nadds);
-	for (i = 0; i < nadds; i++) {
+	for (size_t i = 0; i < nadds; i++) {
 		adds[i]->why = adds[i]->on_lo ? XVIP_VIP_ADVERTISED : XVIP_VIP_LO_FAILED;
 		if (adds[i]->on_lo)
 			adds[i]->held = false;
 	}
-	ret = 0;
-out:
-	stage_free(&st);
-	for (i = 0; des && i < nms; i++) {
-		free(des[i].be);
-		free(des[i].ranges);
-	}
-	free(des);
-	free(next);
-	free(nv);
-	free(ok);
-	free(ms);
-	free(old);
 	free(adds);
+}
+
+static void pass_free(struct rc_pass *p)
+{
+	stage_free(&p->st);
+	for (size_t i = 0; p->want && i < p->nwant; i++) {
+		free(p->want[i].des.be);
+		free(p->want[i].des.ranges);
+	}
+	free(p->want);
+	free(p->next);
+	free(p->nv);
+	free(p->old);
+}
+
+/*
+ * Make the maps and lo match m for the VIPs in scope (NULL: all of them).
+ * A VIP's service ports and its entry always go together: its value (port
+ * count, fragment owners) and whether it is advertised depend on all of them.
+ * What is programmed for other VIPs is carried over untouched.
+ */
+static int rc_apply(struct xvip_reconciler *rc, const struct xvip_model *m,
+		    const struct xvip_addr *scope, size_t nscope)
+{
+	struct rc_pass p = { .m = m, .scope = scope, .nscope = nscope, .now = xvip_rc_now(rc) };
+	int ret;
+
+	memset(&rc->last, 0, sizeof(rc->last));
+	ret = pass_init(rc, &p);
+	if (!ret) {
+		pass_vips(rc, &p);
+		step_withdraw(rc, &p);
+		step_services(rc, &p);
+		step_keep_draining(rc, &p);
+		step_vip_entries(rc, &p);
+		step_vip_remove(rc, &p);
+		ret = step_vips_publish(rc, &p);
+	}
+	if (!ret)
+		step_advertise(rc, &p);
+	pass_free(&p);
 	if (ret)
 		return ret;
-	failed += (int)rc->last.errors;
-	rc->synced = rc->synced || !failed;
-	return failed;
+	p.failed += (int)rc->last.errors;
+	rc->synced = rc->synced || !p.failed;
+	return p.failed;
 }
 
 /* ---- what is programmed, for the state file, /metrics and FRR */
