@@ -6,7 +6,6 @@
  * watches, the metrics endpoint, a retry timer).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -37,6 +36,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "nl.h"
+#include "opts.h"
 #include "podif.h"
 #include "reconcile.h"
 #include "status.h"
@@ -117,105 +117,201 @@ struct daemon {
 	bool state_dirty;		/* changed since the state file was written */
 };
 
-static const char usage_text[] =
-	"Usage: xvipd --iface IF [--iface IF...] --vip-cidr CIDR [--vip-cidr CIDR...]\n"
-	"             [--services-file PATH | --kubeconfig PATH] [options]\n"
-	"       xvipd --cleanup [--pin-dir DIR] [--state-file PATH]\n"
-	"\n"
-	"Load-balances Kubernetes Service VIPs with XDP on this node's uplinks and keeps\n"
-	"each VIP that has a ready local endpoint on lo, where FRR advertises it.\n"
-	"\n"
-	"  --iface IF            uplink where XDP attaches (repeatable, required)\n"
-	"  --vip-cidr CIDR       VIPs outside every listed prefix are never programmed nor\n"
-	"                        advertised (repeatable, required)\n"
-	"  --node-name NAME      endpoints with this nodeName are local (default $NODE_NAME,\n"
-	"                        then the hostname)\n"
-	"  --services-file PATH  Services and EndpointSlices as a Kubernetes List in JSON\n"
-	"                        (kubectl get services,endpointslices -A -o json); re-read\n"
-	"                        when it changes and on SIGHUP\n"
-	"  --kubeconfig PATH     list and watch Services, EndpointSlices and this node's Node\n"
-	"                        on the API server of the kubeconfig's current context; with\n"
-	"                        neither this nor --services-file, the in-cluster service\n"
-	"                        account (KUBERNETES_SERVICE_HOST/PORT, token, ca.crt)\n"
-	"  --withdraw-on-drain BOOL  true (default): a cordoned node (spec.unschedulable, the\n"
-	"                        ToBeDeletedByClusterAutoscaler or node.kubernetes.io/\n"
-	"                        unschedulable taint) withdraws every VIP from lo, as the\n"
-	"                        exclude-from-external-load-balancers label always does;\n"
-	"                        maps keep serving flows that still arrive\n"
-	"  --watch-timeout SECS  resume an API response silent this long (default 120)\n"
-	"  --metrics-addr HOST:PORT  serve /healthz, /readyz and /metrics here (default: off)\n"
-	"  --state-file PATH     sync state for xvipctl status (default " XVIP_STATE_FILE ")\n"
-	"  --pin-dir DIR         bpffs directory for the pinned maps (default /sys/fs/bpf/xvip)\n"
-	"  --xdp-mode MODE       native, generic or auto (default auto: native, else generic)\n"
-	"  --cgroup PATH         cgroup v2 directory for the node-to-VIP socket hooks (default\n"
-	"                        /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid layout)\n"
-	"  --frr MODE            connected (default): VIPs as addresses on lo, for FRR's\n"
-	"                        redistribute connected; vtysh: also a network statement per\n"
-	"                        VIP under FRR's router bgp, through vtysh; off: never touch lo\n"
-	"  --frr-vtysh PATH      vtysh program for --frr vtysh (default vtysh from PATH)\n"
-	"  --frr-vty-socket DIR  FRR's vty socket directory (vtysh --vty_socket; default FRR's),\n"
-	"                        for vtysh mode and for the BGP/BFD session states (status,\n"
-	"                        metrics) read every 5 s unless --frr off\n"
-	"  --drain-seconds N     a service port that loses its last local endpoint is withdrawn\n"
-	"                        first, then its endpoints keep their established flows this\n"
-	"                        long before they are removed (default 0: at once)\n"
-	"  --hold-down-seconds N a withdrawn VIP is advertised again only once it has been\n"
-	"                        ready this long without a break (default 2; 0: at once)\n"
-	"  --maglev-size PRIME   largest Maglev table per service (default 16381); each table\n"
-	"                        is the smallest prime >= 100 x its endpoints up to this\n"
-	"  --ct-size N           conntrack entries (default 1048576)\n"
-	"  --log-level LEVEL     error, warn, info (default) or debug\n"
-	"  --cleanup             detach the programs, remove the pins and the VIPs xvipd added\n"
-	"  --help                this text\n"
-	"\n"
-	"SIGHUP re-reads the services file. SIGTERM leaves programs, pins and VIPs in place,\n"
-	"so a restarted xvipd adopts them without dropping traffic.\n";
+/* ---- options: one table gives parsing and --help */
 
-static int parse_u32(const char *s, uint32_t *v)
+static int opt_iface(void *opts, const char *optarg)
 {
-	char *end;
-	unsigned long x;
+	struct opts *o = opts;
 
-	errno = 0;
-	x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || x > UINT32_MAX || s[0] == '-')
+	if (o->nifaces == MAX_IFACES) {
+		fprintf(stderr, "xvipd: at most %d --iface\n", MAX_IFACES);
 		return -EINVAL;
-	*v = (uint32_t)x;
+	}
+	o->ifindex[o->nifaces] = (int)if_nametoindex(optarg);
+	if (!o->ifindex[o->nifaces]) {
+		fprintf(stderr, "xvipd: --iface %s: no such interface\n", optarg);
+		return -ENODEV;
+	}
+	o->ifaces[o->nifaces++] = optarg;
 	return 0;
 }
 
+static int opt_cidr(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+
+	if (o->ncidrs == MAX_CIDRS) {
+		fprintf(stderr, "xvipd: at most %d --vip-cidr\n", MAX_CIDRS);
+		return -EINVAL;
+	}
+	if (xvip_cidr_parse(optarg, &o->cidrs[o->ncidrs])) {
+		fprintf(stderr, "xvipd: --vip-cidr %s: not an address/prefix with "
+			"zero host bits\n", optarg);
+		return -EINVAL;
+	}
+	o->ncidrs++;
+	return 0;
+}
+
+static int opt_node(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+
+	if (!*optarg || strlen(optarg) >= sizeof(o->node_name)) {
+		fprintf(stderr, "xvipd: --node-name: empty or too long\n");
+		return -EINVAL;
+	}
+	snprintf(o->node_name, sizeof(o->node_name), "%s", optarg);
+	return 0;
+}
+
+static int opt_metrics(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (xvip_metrics_parse_addr(optarg, &ss, &sl))
+		return -EINVAL;
+	o->metrics_addr = optarg;
+	return 0;
+}
+
+static int opt_state(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+
+	if (!*optarg) {
+		fprintf(stderr, "xvipd: --state-file: empty path\n");
+		return -EINVAL;
+	}
+	o->state_file = optarg;
+	o->state_file_given = true;
+	return 0;
+}
+
+static int opt_maglev(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+	uint32_t v;
+
+	if (xvip_opts_parse_u32(optarg, &v) || !xvip_is_prime(v) || v < XVIP_MAGLEV_MIN ||
+	    v > XVIP_MAGLEV_MAX) {
+		fprintf(stderr, "xvipd: --maglev-size %s: want a prime between %u and "
+			"%u\n", optarg, XVIP_MAGLEV_MIN, XVIP_MAGLEV_MAX);
+		return -EINVAL;
+	}
+	o->maglev_size = v;
+	return 0;
+}
+
+#define F(field) XVIP_OPT_FIELD(struct opts, field)
+
+static const char *const frr_words[] = { "connected", "vtysh", "off", NULL };
+static const int frr_values[] = { FRR_CONNECTED, FRR_VTYSH, FRR_OFF };
+static const char *const xdp_words[] = { "native", "generic", "auto", NULL };
+static const int xdp_values[] = { XVIP_XDP_NATIVE, XVIP_XDP_GENERIC, XVIP_XDP_AUTO };
+static const char *const log_words[] = { "error", "warn", "info", "debug", NULL };
+static const int log_values[] = { XVIP_LOG_ERR, XVIP_LOG_WARN, XVIP_LOG_INFO, XVIP_LOG_DEBUG };
+static const char *const bool_words[] = { "true", "false", NULL };
+static const int bool_values[] = { 1, 0 };
+
+/* The same options, argument forms and defaults as README's table (tests/test_options.py). */
+static const struct xvip_opt xvipd_opts[] = {
+	{ "iface", .type = XVIP_OPT_FUNC, .arg = "IF", .parse = opt_iface,
+	  .help = "uplink where XDP attaches (repeatable, required)" },
+	{ "vip-cidr", .type = XVIP_OPT_FUNC, .arg = "CIDR", .parse = opt_cidr,
+	  .help = "VIPs outside every listed prefix are never programmed nor advertised "
+		  "(repeatable, required)" },
+	{ "node-name", .type = XVIP_OPT_FUNC, .arg = "NAME", .parse = opt_node,
+	  .help = "endpoints with this nodeName are local (default $NODE_NAME, then the "
+		  "hostname)" },
+	{ "services-file", .type = XVIP_OPT_STR, .arg = "PATH", F(services_file),
+	  .help = "Services and EndpointSlices as a Kubernetes List in JSON (kubectl get "
+		  "services,endpointslices -A -o json); re-read when it changes and on SIGHUP" },
+	{ "kubeconfig", .type = XVIP_OPT_STR, .arg = "PATH", F(kubeconfig),
+	  .help = "list and watch Services, EndpointSlices and this node's Node on the API "
+		  "server of the kubeconfig's current context; with neither this nor "
+		  "--services-file, the in-cluster service account "
+		  "(KUBERNETES_SERVICE_HOST/PORT, token, ca.crt)" },
+	{ "withdraw-on-drain", .type = XVIP_OPT_ENUM, F(withdraw_on_drain), .words = bool_words,
+	  .values = bool_values,
+	  .help = "true (default): a cordoned node (spec.unschedulable, the "
+		  "ToBeDeletedByClusterAutoscaler or node.kubernetes.io/unschedulable taint) "
+		  "withdraws every VIP from lo, as the exclude-from-external-load-balancers "
+		  "label always does; maps keep serving flows that still arrive" },
+	{ "watch-timeout", .type = XVIP_OPT_U32, .arg = "SECONDS", F(watch_timeout), .min = 1,
+	  .max = 3600, .want = "1 to 3600 seconds",
+	  .help = "resume an API response silent this long (default 120)" },
+	{ "metrics-addr", .type = XVIP_OPT_FUNC, .arg = "HOST:PORT", .parse = opt_metrics,
+	  .want = "IP:PORT or [IPv6]:PORT",
+	  .help = "serve /healthz, /readyz and /metrics here (default: off)" },
+	{ "state-file", .type = XVIP_OPT_FUNC, .arg = "PATH", .parse = opt_state,
+	  .help = "sync state for xvipctl status (default " XVIP_STATE_FILE ")" },
+	{ "pin-dir", .type = XVIP_OPT_STR, .arg = "DIR", F(pin_dir),
+	  .help = "bpffs directory for the pinned maps (default /sys/fs/bpf/xvip)" },
+	{ "xdp-mode", .type = XVIP_OPT_ENUM, F(xdp_mode), .words = xdp_words,
+	  .values = xdp_values, .nocase = true,
+	  .help = "default auto: native, else generic" },
+	{ "cgroup", .type = XVIP_OPT_STR, .arg = "PATH", F(cgroup),
+	  .help = "cgroup v2 directory for the node-to-VIP socket hooks (default "
+		  "/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid layout)" },
+	{ "frr", .type = XVIP_OPT_ENUM, F(frr), .words = frr_words, .values = frr_values,
+	  .help = "connected (default): VIPs as addresses on lo, for FRR's redistribute "
+		  "connected; vtysh: also a network statement per VIP under FRR's router bgp, "
+		  "through vtysh; off: never touch lo" },
+	{ "frr-vtysh", .type = XVIP_OPT_STR, .arg = "PATH", F(frr_vtysh),
+	  .help = "vtysh program for --frr vtysh (default vtysh from PATH)" },
+	{ "frr-vty-socket", .type = XVIP_OPT_STR, .arg = "DIR", F(frr_vty_socket),
+	  .help = "FRR's vty socket directory (vtysh --vty_socket; default FRR's), for vtysh "
+		  "mode and for the BGP/BFD session states (status, metrics) read every 5 s "
+		  "unless --frr off" },
+	{ "drain-seconds", .type = XVIP_OPT_U32, .arg = "N", F(drain_s), .max = 86400,
+	  .want = "0 to 86400 seconds",
+	  .help = "a service port that loses its last local endpoint is withdrawn first, then "
+		  "its endpoints keep their established flows this long before they are "
+		  "removed (default 0: at once)" },
+	{ "hold-down-seconds", .type = XVIP_OPT_U32, .arg = "N", F(hold_down_s), .max = 86400,
+	  .want = "0 to 86400 seconds",
+	  .help = "a withdrawn VIP is advertised again only once it has been ready this long "
+		  "without a break (default 2; 0: at once)" },
+	{ "maglev-size", .type = XVIP_OPT_FUNC, .arg = "PRIME", .parse = opt_maglev,
+	  .help = "largest Maglev table per service (default 16381); each table is the "
+		  "smallest prime >= 100 x its endpoints up to this" },
+	{ "ct-size", .type = XVIP_OPT_U32, .arg = "N", F(ct_size), .min = 1024, .max = 1u << 27,
+	  .want = "1024 to 134217728", .help = "conntrack entries (default 1048576)" },
+	{ "log-level", .type = XVIP_OPT_ENUM, .arg = "LEVEL", F(log_level), .words = log_words,
+	  .values = log_values, .nocase = true,
+	  .help = "error, warn, info (default) or debug" },
+	{ "cleanup", .type = XVIP_OPT_FLAG, F(cleanup),
+	  .help = "detach the programs, remove the pins and the VIPs xvipd added" },
+	{}
+};
+
+#undef F
+
+static const struct xvip_opts_prog xvipd_prog = {
+	.name = "xvipd",
+	.opts = xvipd_opts,
+	.col = 24,
+	.usage =
+		"Usage: xvipd --iface IF [--iface IF...] --vip-cidr CIDR [--vip-cidr CIDR...]\n"
+		"             [--services-file PATH | --kubeconfig PATH] [options]\n"
+		"       xvipd --cleanup [--pin-dir DIR] [--state-file PATH]\n"
+		"\n"
+		"Load-balances Kubernetes Service VIPs with XDP on this node's uplinks and keeps\n"
+		"each VIP that has a ready local endpoint on lo, where FRR advertises it.\n"
+		"\n",
+	.footer =
+		"SIGHUP re-reads the services file. SIGTERM leaves programs, pins and VIPs in place,\n"
+		"so a restarted xvipd adopts them without dropping traffic.\n",
+};
+
+/* 0, 1 when --help was printed, or -errno with a message printed. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_IFACE = 256, O_CIDR, O_NODE, O_FILE, O_PIN, O_XDP, O_FRR, O_MAGLEV, O_CT,
-	       O_LOG, O_CLEANUP, O_HELP, O_KUBECONFIG, O_CGROUP, O_METRICS, O_STATE,
-	       O_WITHDRAW, O_WATCH_TIMEOUT, O_FRR_VTYSH, O_FRR_SOCK, O_DRAIN, O_HOLD };
-	static const struct option lopts[] = {
-		{ "iface", required_argument, NULL, O_IFACE },
-		{ "vip-cidr", required_argument, NULL, O_CIDR },
-		{ "node-name", required_argument, NULL, O_NODE },
-		{ "services-file", required_argument, NULL, O_FILE },
-		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
-		{ "metrics-addr", required_argument, NULL, O_METRICS },
-		{ "state-file", required_argument, NULL, O_STATE },
-		{ "withdraw-on-drain", required_argument, NULL, O_WITHDRAW },
-		{ "watch-timeout", required_argument, NULL, O_WATCH_TIMEOUT },
-		{ "pin-dir", required_argument, NULL, O_PIN },
-		{ "xdp-mode", required_argument, NULL, O_XDP },
-		{ "cgroup", required_argument, NULL, O_CGROUP },
-		{ "frr", required_argument, NULL, O_FRR },
-		{ "frr-vtysh", required_argument, NULL, O_FRR_VTYSH },
-		{ "frr-vty-socket", required_argument, NULL, O_FRR_SOCK },
-		{ "drain-seconds", required_argument, NULL, O_DRAIN },
-		{ "hold-down-seconds", required_argument, NULL, O_HOLD },
-		{ "maglev-size", required_argument, NULL, O_MAGLEV },
-		{ "ct-size", required_argument, NULL, O_CT },
-		{ "log-level", required_argument, NULL, O_LOG },
-		{ "cleanup", no_argument, NULL, O_CLEANUP },
-		{ "help", no_argument, NULL, O_HELP },
-		{}
-	};
 	const char *env;
-	int c;
+	int first, ret;
 
 	memset(o, 0, sizeof(*o));
 	o->pin_dir = "/sys/fs/bpf/xvip";
@@ -229,169 +325,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->withdraw_on_drain = true;
 	o->watch_timeout = 120;
 
-	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
-		switch (c) {
-		case O_IFACE:
-			if (o->nifaces == MAX_IFACES) {
-				fprintf(stderr, "xvipd: at most %d --iface\n", MAX_IFACES);
-				return -EINVAL;
-			}
-			o->ifindex[o->nifaces] = (int)if_nametoindex(optarg);
-			if (!o->ifindex[o->nifaces]) {
-				fprintf(stderr, "xvipd: --iface %s: no such interface\n", optarg);
-				return -ENODEV;
-			}
-			o->ifaces[o->nifaces++] = optarg;
-			break;
-		case O_CIDR:
-			if (o->ncidrs == MAX_CIDRS) {
-				fprintf(stderr, "xvipd: at most %d --vip-cidr\n", MAX_CIDRS);
-				return -EINVAL;
-			}
-			if (xvip_cidr_parse(optarg, &o->cidrs[o->ncidrs])) {
-				fprintf(stderr, "xvipd: --vip-cidr %s: not an address/prefix with "
-					"zero host bits\n", optarg);
-				return -EINVAL;
-			}
-			o->ncidrs++;
-			break;
-		case O_NODE:
-			if (!*optarg || strlen(optarg) >= sizeof(o->node_name)) {
-				fprintf(stderr, "xvipd: --node-name: empty or too long\n");
-				return -EINVAL;
-			}
-			snprintf(o->node_name, sizeof(o->node_name), "%s", optarg);
-			break;
-		case O_FILE:
-			o->services_file = optarg;
-			break;
-		case O_KUBECONFIG:
-			o->kubeconfig = optarg;
-			break;
-		case O_METRICS: {
-			struct sockaddr_storage ss;
-			socklen_t sl;
-
-			if (xvip_metrics_parse_addr(optarg, &ss, &sl)) {
-				fprintf(stderr, "xvipd: --metrics-addr %s: want IP:PORT or "
-					"[IPv6]:PORT\n", optarg);
-				return -EINVAL;
-			}
-			o->metrics_addr = optarg;
-			break;
-		}
-		case O_STATE:
-			if (!*optarg) {
-				fprintf(stderr, "xvipd: --state-file: empty path\n");
-				return -EINVAL;
-			}
-			o->state_file = optarg;
-			o->state_file_given = true;
-			break;
-		case O_WITHDRAW:
-			if (!strcmp(optarg, "true")) {
-				o->withdraw_on_drain = true;
-			} else if (!strcmp(optarg, "false")) {
-				o->withdraw_on_drain = false;
-			} else {
-				fprintf(stderr, "xvipd: --withdraw-on-drain %s: want true or false\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_WATCH_TIMEOUT:
-			if (parse_u32(optarg, &o->watch_timeout) || o->watch_timeout < 1 ||
-			    o->watch_timeout > 3600) {
-				fprintf(stderr, "xvipd: --watch-timeout %s: want 1 to 3600 seconds\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_PIN:
-			o->pin_dir = optarg;
-			break;
-		case O_CGROUP:
-			o->cgroup = optarg;
-			break;
-		case O_XDP:
-			if (xvip_dp_parse_mode(optarg, &o->xdp_mode)) {
-				fprintf(stderr, "xvipd: --xdp-mode %s: want native, generic or auto\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_FRR:
-			if (!strcmp(optarg, "connected")) {
-				o->frr = FRR_CONNECTED;
-			} else if (!strcmp(optarg, "vtysh")) {
-				o->frr = FRR_VTYSH;
-			} else if (!strcmp(optarg, "off")) {
-				o->frr = FRR_OFF;
-			} else {
-				fprintf(stderr, "xvipd: --frr %s: want connected, vtysh or off\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_FRR_VTYSH:
-			o->frr_vtysh = optarg;
-			break;
-		case O_FRR_SOCK:
-			o->frr_vty_socket = optarg;
-			break;
-		case O_DRAIN:
-		case O_HOLD:
-			if (parse_u32(optarg, c == O_DRAIN ? &o->drain_s : &o->hold_down_s) ||
-			    (c == O_DRAIN ? o->drain_s : o->hold_down_s) > 86400) {
-				fprintf(stderr, "xvipd: --%s %s: want 0 to 86400 seconds\n",
-					c == O_DRAIN ? "drain-seconds" : "hold-down-seconds",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_MAGLEV:
-			if (parse_u32(optarg, &o->maglev_size) || !xvip_is_prime(o->maglev_size) ||
-			    o->maglev_size < XVIP_MAGLEV_MIN || o->maglev_size > XVIP_MAGLEV_MAX) {
-				fprintf(stderr, "xvipd: --maglev-size %s: want a prime between %u and "
-					"%u\n", optarg, XVIP_MAGLEV_MIN, XVIP_MAGLEV_MAX);
-				return -EINVAL;
-			}
-			break;
-		case O_CT:
-			if (parse_u32(optarg, &o->ct_size) || o->ct_size < 1024 ||
-			    o->ct_size > (1u << 27)) {
-				fprintf(stderr, "xvipd: --ct-size %s: want 1024 to %u\n", optarg,
-					1u << 27);
-				return -EINVAL;
-			}
-			break;
-		case O_LOG:
-			if (xvip_log_parse_level(optarg, &o->log_level)) {
-				fprintf(stderr, "xvipd: --log-level %s: want error, warn, info or "
-					"debug\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_CLEANUP:
-			o->cleanup = true;
-			break;
-		case O_HELP:
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		default:
-			fputs(usage_text, stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "xvipd: unexpected argument '%s'\n", argv[optind]);
+	ret = xvip_opts_parse(&xvipd_prog, argc, argv, o, &first);
+	if (ret)
+		return ret;
+	if (first < argc) {
+		fprintf(stderr, "xvipd: unexpected argument '%s'\n", argv[first]);
 		return -EINVAL;
 	}
 	if (o->cleanup)
 		return 0;
 	if (!o->nifaces || !o->ncidrs) {
-		fprintf(stderr, "xvipd: --iface and --vip-cidr are required\n\n%s", usage_text);
+		fprintf(stderr, "xvipd: --iface and --vip-cidr are required\n\n");
+		xvip_opts_help(&xvipd_prog, stderr);
 		return -EINVAL;
 	}
 	if (o->services_file && o->kubeconfig) {
@@ -980,8 +925,9 @@ int main(int argc, char **argv)
 	struct daemon d = {};
 	int ret;
 
-	if (parse_opts(argc, argv, &d.o))
-		return 2;
+	ret = parse_opts(argc, argv, &d.o);
+	if (ret)
+		return ret > 0 ? 0 : 2;
 	/*
 	 * No fastbins: json-c allocates a 91 MB services file as millions of
 	 * small chunks, and freeing them into fastbins left glibc consolidating
