@@ -8,7 +8,6 @@
  * on this CPU when the batch ends.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <math.h>
 #include <net/if.h>
@@ -37,6 +36,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "opts.h"
 #include "xvip_pktgen.skel.h"
 
 #define FRAME_MAX	4096	/* one live frame is one page, headroom included */
@@ -60,37 +60,8 @@ struct opts {
 	uint32_t batch;
 	int cpu;
 	bool json, quiet, size_set;
+	const char *src, *dst;	/* as given; src4/6 and dst4/6 parsed */
 };
-
-static const char usage_text[] =
-	"Usage: xvip-pktgen --iface IF --dst-mac MAC --src ADDR --dst ADDR [options]\n"
-	"\n"
-	"Sends generated TCP or UDP frames out of IF with XDP live frames\n"
-	"(BPF_PROG_TEST_RUN + BPF_F_TEST_XDP_LIVE_FRAMES + bpf_redirect). Every frame's\n"
-	"header is rewritten from a template, so frames the path modified in place\n"
-	"(DNAT, TTL) go out right again. Run it in the network namespace of IF.\n"
-	"\n"
-	"  --iface IF         output device (required)\n"
-	"  --dst-mac MAC      destination MAC, the receiving device's (required)\n"
-	"  --src-mac MAC      source MAC (default: IF's)\n"
-	"  --src ADDR         first source address, IPv4 or IPv6 (required)\n"
-	"  --dst ADDR         destination address, same family (required)\n"
-	"  --proto tcp|udp    default udp\n"
-	"  --tcp-flags F      syn or ack (default ack)\n"
-	"  --sport N          first source port (default 10000)\n"
-	"  --dport N          destination port (default 80)\n"
-	"  --size BYTES       frame length without FCS (default 60: 64 on the wire, or\n"
-	"                     the headers' length if longer: 62 or 74 over IPv6)\n"
-	"  --count N          frames to send (default 1000000; 0: until --duration)\n"
-	"  --duration SEC     stop after SEC seconds\n"
-	"  --flows N          distinct flows, cycled frame by frame (default 1)\n"
-	"  --src-addrs N      distinct source addresses among the flows (default 1);\n"
-	"                     flow i uses address src + i %% N and port sport + i / N\n"
-	"  --rate PPS         target rate in frames per second (default: as fast as possible)\n"
-	"  --batch N          frames per kernel batch, 1..256 (default 64)\n"
-	"  --cpu N            pin to CPU N (the peer veth's NAPI runs there too)\n"
-	"  --json             print the result as JSON\n"
-	"  --help             this text\n";
 
 static int parse_mac(const char *s, uint8_t *mac)
 {
@@ -135,36 +106,131 @@ static int iface_mac(const char *ifname, uint8_t *mac)
 	return ret;
 }
 
+/* ---- options: one table gives parsing and --help */
+
+static int opt_iface(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+
+	o->iface = optarg;
+	o->ifindex = (int)if_nametoindex(optarg);
+	if (!o->ifindex) {
+		fprintf(stderr, "xvip-pktgen: --iface %s: no such interface in this "
+			"network namespace\n", optarg);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int opt_dmac(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+
+	if (parse_mac(optarg, o->dmac))
+		return -EINVAL;
+	o->have_dmac = true;
+	return 0;
+}
+
+static int opt_smac(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+
+	if (parse_mac(optarg, o->smac))
+		return -EINVAL;
+	o->have_smac = true;
+	return 0;
+}
+
+static int opt_size(void *opts, const char *optarg)
+{
+	struct opts *o = opts;
+	double v;
+
+	if (parse_num(optarg, 42, 3500, &v) || v != floor(v))
+		return -EINVAL;
+	o->size = (uint32_t)v;
+	o->size_set = true;
+	return 0;
+}
+
+#define F(field) XVIP_OPT_FIELD(struct opts, field)
+
+static const char *const proto_words[] = { "tcp", "udp", NULL };
+static const int proto_values[] = { IPPROTO_TCP, IPPROTO_UDP };
+static const char *const flags_words[] = { "syn", "ack", NULL };
+static const int flags_values[] = { 0x02, 0x10 };
+
+static const struct xvip_opt pktgen_opts[] = {
+	{ "iface", .type = XVIP_OPT_FUNC, .arg = "IF", .parse = opt_iface,
+	  .help = "output device (required)" },
+	{ "dst-mac", .type = XVIP_OPT_FUNC, .arg = "MAC", .parse = opt_dmac,
+	  .want = "xx:xx:xx:xx:xx:xx", .help = "destination MAC, the receiving device's (required)" },
+	{ "src-mac", .type = XVIP_OPT_FUNC, .arg = "MAC", .parse = opt_smac,
+	  .want = "xx:xx:xx:xx:xx:xx", .help = "source MAC (default: IF's)" },
+	{ "src", .type = XVIP_OPT_STR, .arg = "ADDR", F(src),
+	  .help = "first source address, IPv4 or IPv6 (required)" },
+	{ "dst", .type = XVIP_OPT_STR, .arg = "ADDR", F(dst),
+	  .help = "destination address, same family (required)" },
+	{ "proto", .type = XVIP_OPT_ENUM, F(proto), .words = proto_words, .values = proto_values,
+	  .nocase = true, .help = "default udp" },
+	{ "tcp-flags", .type = XVIP_OPT_ENUM, .arg = "F", F(tcp_flags), .words = flags_words,
+	  .values = flags_values, .nocase = true, .help = "syn or ack (default ack)" },
+	{ "sport", .type = XVIP_OPT_NUM, .arg = "N", F(sport), .dmin = 1, .dmax = 65535,
+	  .whole = true, .want = "a port, 1-65535",
+	  .help = "first source port (default 10000)" },
+	{ "dport", .type = XVIP_OPT_NUM, .arg = "N", F(dport), .dmin = 1, .dmax = 65535,
+	  .whole = true, .want = "a port, 1-65535", .help = "destination port (default 80)" },
+	{ "size", .type = XVIP_OPT_FUNC, .arg = "BYTES", .parse = opt_size,
+	  .want = "42 to 3500 bytes",
+	  .help = "frame length without FCS (default 60: 64 on the wire, or the headers' length "
+		  "if longer: 62 or 74 over IPv6)" },
+	{ "count", .type = XVIP_OPT_NUM, .arg = "N", F(count), .dmax = 1e15, .whole = true,
+	  .want = "a whole number",
+	  .help = "frames to send (default 1000000; 0: until --duration)" },
+	{ "duration", .type = XVIP_OPT_NUM, .arg = "SEC", F(duration), .dmin = 0.001,
+	  .dmax = 86400, .real = true, .want = "seconds", .help = "stop after SEC seconds" },
+	{ "flows", .type = XVIP_OPT_NUM, .arg = "N", F(flows), .dmin = 1, .dmax = 1 << 24,
+	  .whole = true, .want = "1 to 16777216",
+	  .help = "distinct flows, cycled frame by frame (default 1)" },
+	{ "src-addrs", .type = XVIP_OPT_NUM, .arg = "N", F(addrs), .dmin = 1, .dmax = 1 << 24,
+	  .whole = true, .want = "1 to 16777216",
+	  .help = "distinct source addresses among the flows (default 1); flow i uses address "
+		  "src + i % N and port sport + i / N" },
+	{ "rate", .type = XVIP_OPT_NUM, .arg = "PPS", F(rate), .dmin = 1, .dmax = 1e9,
+	  .real = true, .want = "frames per second",
+	  .help = "target rate in frames per second (default: as fast as possible)" },
+	{ "batch", .type = XVIP_OPT_NUM, .arg = "N", F(batch), .dmin = 1, .dmax = 256,
+	  .whole = true, .want = "1 to 256",
+	  .help = "frames per kernel batch, 1..256 (default 64)" },
+	{ "cpu", .type = XVIP_OPT_NUM, .arg = "N", F(cpu), .dmax = CPU_SETSIZE - 1,
+	  .whole = true, .want = "a CPU number",
+	  .help = "pin to CPU N (the peer veth's NAPI runs there too)" },
+	{ "json", .type = XVIP_OPT_FLAG, F(json), .help = "print the result as JSON" },
+	{}
+};
+
+#undef F
+
+static const struct xvip_opts_prog pktgen_prog = {
+	.name = "xvip-pktgen",
+	.opts = pktgen_opts,
+	.col = 21,
+	.usage =
+		"Usage: xvip-pktgen --iface IF --dst-mac MAC --src ADDR --dst ADDR [options]\n"
+		"\n"
+		"Sends generated TCP or UDP frames out of IF with XDP live frames\n"
+		"(BPF_PROG_TEST_RUN + BPF_F_TEST_XDP_LIVE_FRAMES + bpf_redirect). Every frame's\n"
+		"header is rewritten from a template, so frames the path modified in place\n"
+		"(DNAT, TTL) go out right again. Run it in the network namespace of IF.\n"
+		"\n",
+};
+
+/* 0, 1 when --help was printed, or -errno with a message printed. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_IFACE = 256, O_DMAC, O_SMAC, O_SRC, O_DST, O_PROTO, O_FLAGS, O_SPORT,
-	       O_DPORT, O_SIZE, O_COUNT, O_DUR, O_FLOWS, O_ADDRS, O_RATE, O_BATCH,
-	       O_CPU, O_JSON, O_HELP };
-	static const struct option lopts[] = {
-		{ "iface", required_argument, NULL, O_IFACE },
-		{ "dst-mac", required_argument, NULL, O_DMAC },
-		{ "src-mac", required_argument, NULL, O_SMAC },
-		{ "src", required_argument, NULL, O_SRC },
-		{ "dst", required_argument, NULL, O_DST },
-		{ "proto", required_argument, NULL, O_PROTO },
-		{ "tcp-flags", required_argument, NULL, O_FLAGS },
-		{ "sport", required_argument, NULL, O_SPORT },
-		{ "dport", required_argument, NULL, O_DPORT },
-		{ "size", required_argument, NULL, O_SIZE },
-		{ "count", required_argument, NULL, O_COUNT },
-		{ "duration", required_argument, NULL, O_DUR },
-		{ "flows", required_argument, NULL, O_FLOWS },
-		{ "src-addrs", required_argument, NULL, O_ADDRS },
-		{ "rate", required_argument, NULL, O_RATE },
-		{ "batch", required_argument, NULL, O_BATCH },
-		{ "cpu", required_argument, NULL, O_CPU },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, O_HELP },
-		{}
-	};
-	const char *src = NULL, *dst = NULL;
-	double v;
-	int c;
+	const char *src, *dst;
+	int first, ret;
 
 	memset(o, 0, sizeof(*o));
 	o->proto = IPPROTO_UDP;
@@ -178,134 +244,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->batch = 64;
 	o->cpu = -1;
 
-	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
-		switch (c) {
-		case O_IFACE:
-			o->iface = optarg;
-			o->ifindex = (int)if_nametoindex(optarg);
-			if (!o->ifindex) {
-				fprintf(stderr, "xvip-pktgen: --iface %s: no such interface in this "
-					"network namespace\n", optarg);
-				return -ENODEV;
-			}
-			break;
-		case O_DMAC:
-		case O_SMAC:
-			if (parse_mac(optarg, c == O_DMAC ? o->dmac : o->smac)) {
-				fprintf(stderr, "xvip-pktgen: %s %s: want xx:xx:xx:xx:xx:xx\n",
-					c == O_DMAC ? "--dst-mac" : "--src-mac", optarg);
-				return -EINVAL;
-			}
-			*(c == O_DMAC ? &o->have_dmac : &o->have_smac) = true;
-			break;
-		case O_SRC:
-			src = optarg;
-			break;
-		case O_DST:
-			dst = optarg;
-			break;
-		case O_PROTO:
-			if (!strcasecmp(optarg, "tcp")) {
-				o->proto = IPPROTO_TCP;
-			} else if (!strcasecmp(optarg, "udp")) {
-				o->proto = IPPROTO_UDP;
-			} else {
-				fprintf(stderr, "xvip-pktgen: --proto %s: want tcp or udp\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_FLAGS:
-			if (!strcasecmp(optarg, "syn")) {
-				o->tcp_flags = 0x02;
-			} else if (!strcasecmp(optarg, "ack")) {
-				o->tcp_flags = 0x10;
-			} else {
-				fprintf(stderr, "xvip-pktgen: --tcp-flags %s: want syn or ack\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_SPORT:
-		case O_DPORT:
-			if (parse_num(optarg, 1, 65535, &v) || v != floor(v)) {
-				fprintf(stderr, "xvip-pktgen: %s %s: want a port, 1-65535\n",
-					c == O_SPORT ? "--sport" : "--dport", optarg);
-				return -EINVAL;
-			}
-			*(c == O_SPORT ? &o->sport : &o->dport) = (uint16_t)v;
-			break;
-		case O_SIZE:
-			if (parse_num(optarg, 42, 3500, &v) || v != floor(v)) {
-				fprintf(stderr, "xvip-pktgen: --size %s: want 42 to 3500 bytes\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->size = (uint32_t)v;
-			o->size_set = true;
-			break;
-		case O_COUNT:
-			if (parse_num(optarg, 0, 1e15, &v) || v != floor(v)) {
-				fprintf(stderr, "xvip-pktgen: --count %s: want a whole number\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->count = (uint64_t)v;
-			break;
-		case O_DUR:
-			if (parse_num(optarg, 0.001, 86400, &o->duration)) {
-				fprintf(stderr, "xvip-pktgen: --duration %s: want seconds\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_FLOWS:
-		case O_ADDRS:
-			if (parse_num(optarg, 1, 1 << 24, &v) || v != floor(v)) {
-				fprintf(stderr, "xvip-pktgen: %s %s: want 1 to %d\n",
-					c == O_FLOWS ? "--flows" : "--src-addrs", optarg, 1 << 24);
-				return -EINVAL;
-			}
-			*(c == O_FLOWS ? &o->flows : &o->addrs) = (uint32_t)v;
-			break;
-		case O_RATE:
-			if (parse_num(optarg, 1, 1e9, &o->rate)) {
-				fprintf(stderr, "xvip-pktgen: --rate %s: want frames per second\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_BATCH:
-			if (parse_num(optarg, 1, 256, &v) || v != floor(v)) {
-				fprintf(stderr, "xvip-pktgen: --batch %s: want 1 to 256\n", optarg);
-				return -EINVAL;
-			}
-			o->batch = (uint32_t)v;
-			break;
-		case O_CPU:
-			if (parse_num(optarg, 0, CPU_SETSIZE - 1, &v) || v != floor(v)) {
-				fprintf(stderr, "xvip-pktgen: --cpu %s: want a CPU number\n", optarg);
-				return -EINVAL;
-			}
-			o->cpu = (int)v;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_HELP:
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		default:
-			fputs(usage_text, stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "xvip-pktgen: unexpected argument '%s'\n", argv[optind]);
+	ret = xvip_opts_parse(&pktgen_prog, argc, argv, o, &first);
+	if (ret)
+		return ret;
+	src = o->src;
+	dst = o->dst;
+	if (first < argc) {
+		fprintf(stderr, "xvip-pktgen: unexpected argument '%s'\n", argv[first]);
 		return -EINVAL;
 	}
 	if (!o->iface || !o->have_dmac || !src || !dst) {
-		fprintf(stderr, "xvip-pktgen: --iface, --dst-mac, --src and --dst are required\n\n%s",
-			usage_text);
+		fprintf(stderr, "xvip-pktgen: --iface, --dst-mac, --src and --dst are required\n\n");
+		xvip_opts_help(&pktgen_prog, stderr);
 		return -EINVAL;
 	}
 	o->ipv6 = strchr(src, ':') != NULL;
@@ -573,8 +523,9 @@ int main(int argc, char **argv)
 	bool timed;
 	int fd, ret;
 
-	if (parse_opts(argc, argv, &o))
-		return 2;
+	ret = parse_opts(argc, argv, &o);
+	if (ret)
+		return ret > 0 ? 0 : 2;
 	if (!o.size_set && o.size < hdr_len(&o))
 		o.size = hdr_len(&o);	/* IPv6: 62 or 74 bytes at least */
 	if (o.size < hdr_len(&o)) {
