@@ -4,7 +4,6 @@
  * people, `-o json` for scripts.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "opts.h"
 #include "stats.h"
 #include "status.h"
 #include "xvip_hash.h"
@@ -31,19 +31,48 @@ struct ctl {
 	bool no_frr;
 };
 
-static const char usage_text[] =
-	"Usage: xvipctl [--pin-dir DIR] [--state-file PATH] [-o json] COMMAND\n"
-	"       [--frr-vtysh PATH] [--frr-vty-socket DIR] [--no-frr]  (status: FRR's sessions)\n"
-	"\n"
-	"Commands (read the maps pinned by xvipd, default /sys/fs/bpf/xvip):\n"
-	"  status                               programs attached, map fill, sync summary,\n"
-	"                                       each VIP advertised or not and why, and\n"
-	"                                       FRR's BGP and BFD sessions (through vtysh)\n"
-	"  services                             every VIP:port/proto with its counters\n"
-	"  backends VIP:PORT/PROTO              local endpoints of one service port\n"
-	"  lookup CLIENT_IP:PORT VIP:PORT/PROTO the endpoint the dataplane picks for that flow\n"
-	"  conntrack                            balanced flows with endpoint and age\n"
-	"  stats                                packet counters and drop reasons\n";
+#define F(field) XVIP_OPT_FIELD(struct ctl, field)
+
+static const char *const output_words[] = { "json", "table", NULL };
+static const int output_values[] = { 1, 0 };
+
+static const struct xvip_opt ctl_opts[] = {
+	{ "pin-dir", 'p', XVIP_OPT_STR, .arg = "DIR", F(pin_dir),
+	  .help = "where xvipd pinned its maps (default /sys/fs/bpf/xvip)" },
+	{ "state-file", .type = XVIP_OPT_STR, .arg = "PATH", F(state_file),
+	  .help = "xvipd's sync state (default " XVIP_STATE_FILE ")" },
+	{ "frr-vtysh", .type = XVIP_OPT_STR, .arg = "PATH", F(frr.vtysh),
+	  .help = "vtysh program for FRR's sessions (default vtysh from PATH)" },
+	{ "frr-vty-socket", .type = XVIP_OPT_STR, .arg = "DIR", F(frr.vty_socket),
+	  .help = "FRR's vty socket directory (default FRR's)" },
+	{ "no-frr", .type = XVIP_OPT_FLAG, F(no_frr), .help = "status: do not ask FRR" },
+	{ "output", 'o', XVIP_OPT_ENUM, F(json), .words = output_words, .values = output_values,
+	  .help = "json, or table (default)" },
+	{}
+};
+
+#undef F
+
+static const struct xvip_opts_prog ctl_prog = {
+	.name = "xvipctl",
+	.opts = ctl_opts,
+	.col = 26,
+	.usage =
+		"Usage: xvipctl [--pin-dir DIR] [--state-file PATH] [-o json] COMMAND\n"
+		"       [--frr-vtysh PATH] [--frr-vty-socket DIR] [--no-frr]  (status: FRR's sessions)\n"
+		"\n"
+		"Commands (read the maps pinned by xvipd, default /sys/fs/bpf/xvip):\n"
+		"  status                               programs attached, map fill, sync summary,\n"
+		"                                       each VIP advertised or not and why, and\n"
+		"                                       FRR's BGP and BFD sessions (through vtysh)\n"
+		"  services                             every VIP:port/proto with its counters\n"
+		"  backends VIP:PORT/PROTO              local endpoints of one service port\n"
+		"  lookup CLIENT_IP:PORT VIP:PORT/PROTO the endpoint the dataplane picks for that flow\n"
+		"  conntrack                            balanced flows with endpoint and age\n"
+		"  stats                                packet counters and drop reasons\n"
+		"\n"
+		"Options:\n",
+};
 
 static void print_json(struct json_object *o)
 {
@@ -735,59 +764,20 @@ static int cmd_status(struct ctl *c)
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "state-file", required_argument, NULL, 's' },
-		{ "frr-vtysh", required_argument, NULL, 'V' },
-		{ "frr-vty-socket", required_argument, NULL, 'S' },
-		{ "no-frr", no_argument, NULL, 'N' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct ctl c = { .pin_dir = "/sys/fs/bpf/xvip", .state_file = XVIP_STATE_FILE };
 	char err[512];
 	const char *cmd;
-	int opt, ret, nargs;
+	int ret, nargs, first;
 
-	while ((opt = getopt_long(argc, argv, "p:o:h", lopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			c.pin_dir = optarg;
-			break;
-		case 's':
-			c.state_file = optarg;
-			break;
-		case 'V':
-			c.frr.vtysh = optarg;
-			break;
-		case 'S':
-			c.frr.vty_socket = optarg;
-			break;
-		case 'N':
-			c.no_frr = true;
-			break;
-		case 'o':
-			if (strcmp(optarg, "json") && strcmp(optarg, "table")) {
-				fprintf(stderr, "xvipctl: -o %s: want json or table\n", optarg);
-				return 2;
-			}
-			c.json = !strcmp(optarg, "json");
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		fputs(usage_text, stderr);
+	ret = xvip_opts_parse(&ctl_prog, argc, argv, &c, &first);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (first >= argc) {
+		xvip_opts_help(&ctl_prog, stderr);
 		return 2;
 	}
-	cmd = argv[optind];
-	nargs = argc - optind - 1;
+	cmd = argv[first];
+	nargs = argc - first - 1;
 	xvip_log_init(XVIP_LOG_WARN);
 	xvip_log_route_libs();
 
@@ -803,13 +793,14 @@ int main(int argc, char **argv)
 			continue;
 		known = true;
 		if (nargs != cmds[i].nargs) {
-			fprintf(stderr, "xvipctl %s: takes %d argument(s)\n\n%s", cmd, cmds[i].nargs,
-				usage_text);
+			fprintf(stderr, "xvipctl %s: takes %d argument(s)\n\n", cmd, cmds[i].nargs);
+			xvip_opts_help(&ctl_prog, stderr);
 			return 2;
 		}
 	}
 	if (!known) {
-		fprintf(stderr, "xvipctl: unknown command '%s'\n\n%s", cmd, usage_text);
+		fprintf(stderr, "xvipctl: unknown command '%s'\n\n", cmd);
+		xvip_opts_help(&ctl_prog, stderr);
 		return 2;
 	}
 	ret = xvip_maps_open_pinned(&c.m, c.pin_dir, err, sizeof(err));
@@ -823,9 +814,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "services"))
 		ret = cmd_services(&c);
 	else if (!strcmp(cmd, "backends"))
-		ret = cmd_backends(&c, argv[optind + 1]);
+		ret = cmd_backends(&c, argv[first + 1]);
 	else if (!strcmp(cmd, "lookup"))
-		ret = cmd_lookup(&c, argv[optind + 1], argv[optind + 2]);
+		ret = cmd_lookup(&c, argv[first + 1], argv[first + 2]);
 	else if (!strcmp(cmd, "conntrack"))
 		ret = cmd_conntrack(&c);
 	else
