@@ -84,34 +84,37 @@ struct opts {
 	bool cleanup;
 };
 
+/* The modules main wires together, and what xvipd keeps between events. */
 struct daemon {
 	struct opts o;
-	struct xvip_dp dp;
-	struct xvip_nl *nl;
-	struct xvip_reconciler rc;
-	struct xvip_rc_snapshot snap;	/* the last one status_fill took */
-	struct xvip_localaddr local;	/* this node's addresses: refused as VIPs */
-	bool retry;		/* last apply incomplete: try again on the timer */
-	struct xvip_podif pods;
-	struct xvip_filesrc files;	/* --services-file */
-	/* The API source (without --services-file) and what xvipd reports about itself. */
-	struct xvip_kubecfg kcfg;
+	/* Modules, in the order data flows through them. */
+	struct xvip_filesrc files;	/* source: --services-file */
+	struct xvip_kubecfg kcfg;	/* source: the API server (without --services-file) */
 	struct xvip_kube *kube;
-	struct xvip_model_opts mo;
-	struct xvip_metrics *metrics;
-	struct xvip_kube_stats kst;
+	struct xvip_model_opts mo;	/* the translation, for either source */
+	struct xvip_localaddr local;	/* this node's addresses: refused as VIPs */
+	struct xvip_podif pods;		/* tc on pod interfaces, which endpoints are usable */
+	struct xvip_reconciler rc;	/* model -> maps and lo */
+	struct xvip_dp dp;		/* programs, maps, pins */
+	struct xvip_nl *nl;
+	struct xvip_frr *frr;		/* --frr vtysh: network statements */
+	struct xvip_health health;	/* fail closed */
+	struct xvip_metrics *metrics;	/* /healthz, /readyz, /metrics */
+	/* What every apply records (applied()), for the state file and /metrics. */
+	bool retry;		/* last apply incomplete: try again on the timer */
 	bool synced;		/* a complete view was programmed: /readyz */
 	uint64_t applies;
 	time_t last_apply;
 	int last_apply_result;
 	size_t service_ports;
-	/* Fail closed, FRR through vtysh, drain and hold-down deadlines. */
-	struct xvip_frr *frr;		/* --frr vtysh */
-	int frr_ret;			/* last xvip_frr_sync: 0, -EAGAIN (pending), -errno */
 	const char *policy_reason;	/* the API's reason to withdraw every VIP (drained node) */
-	struct xvip_health health;
-	unsigned int health_ticks;
+	/* What xvipd reports, as last gathered. */
+	struct xvip_rc_snapshot snap;	/* the last one status_fill took */
+	struct xvip_kube_stats kst;
+	int frr_ret;			/* last xvip_frr_sync: 0, -EAGAIN (pending), -errno */
 	struct json_object *sessions;	/* FRR's BGP and BFD sessions, or {"error": ...} */
+	unsigned int health_ticks;
+	/* Timers: drain and hold-down deadlines, the state file. */
 	int dfd;			/* timerfd: the next drain or hold-down deadline */
 	int wfd;			/* timerfd: the state file's next write */
 	bool state_dirty;		/* changed since the state file was written */
