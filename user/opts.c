@@ -54,7 +54,7 @@ int xvip_opts_parse_u32(const char *s, uint32_t *v)
 	return 0;
 }
 
-static int parse_num(const char *s, double min, double max, double *v)
+int xvip_opts_parse_num(const char *s, double min, double max, double *v)
 {
 	char *end;
 
@@ -108,7 +108,7 @@ static int parse_one(const struct xvip_opts_prog *p, const struct xvip_opt *o, c
 		}
 		break;
 	case XVIP_OPT_NUM:
-		if (parse_num(arg, o->dmin, o->dmax, &d) || (o->whole && d != floor(d)))
+		if (xvip_opts_parse_num(arg, o->dmin, o->dmax, &d) || (o->whole && d != floor(d)))
 			break;
 		if (o->real) {
 			*(double *)field = d;

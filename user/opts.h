@@ -62,6 +62,8 @@ struct xvip_opts_prog {
 int xvip_opts_parse(const struct xvip_opts_prog *p, int argc, char **argv, void *opts, int *first);
 /* A decimal uint32_t, nothing before or after it (no sign): 0 or -EINVAL. */
 int xvip_opts_parse_u32(const char *s, uint32_t *v);
+/* strtod's number in min..max, nothing after it: 0 or -EINVAL. */
+int xvip_opts_parse_num(const char *s, double min, double max, double *v);
 /* The --help text: usage, every option with its argument and meaning, --help, footer. */
 void xvip_opts_help(const struct xvip_opts_prog *p, FILE *f);
 

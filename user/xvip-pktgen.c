@@ -79,17 +79,6 @@ static int parse_mac(const char *s, uint8_t *mac)
 	return 0;
 }
 
-static int parse_num(const char *s, double min, double max, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	if (errno || end == s || *end || *v < min || *v > max || isnan(*v))
-		return -EINVAL;
-	return 0;
-}
-
 static int iface_mac(const char *ifname, uint8_t *mac)
 {
 	struct ifreq ifr = {};
@@ -147,7 +136,7 @@ static int opt_size(void *opts, const char *optarg)
 	struct opts *o = opts;
 	double v;
 
-	if (parse_num(optarg, 42, 3500, &v) || v != floor(v))
+	if (xvip_opts_parse_num(optarg, 42, 3500, &v) || v != floor(v))
 		return -EINVAL;
 	o->size = (uint32_t)v;
 	o->size_set = true;
