@@ -29,6 +29,7 @@
 #include <linux/pkt_cls.h>
 
 #include "test.h"
+#include "dptest.h"
 #include "pkt.h"
 #include "refmodel.h"
 #include "addr.h"
@@ -1079,6 +1080,8 @@ TEST(pktfuzz_xdp_and_tc_match_the_reference_model)
 	xvip_log_route_libs();
 	if (netns_err)
 		TEST_SKIP(netns_err);
+	if (dptest_privilege())
+		TEST_SKIP(dptest_privilege());
 	if (rm_init(&model)) {
 		TEST_FAIL("model tables");
 		return;
@@ -1087,8 +1090,6 @@ TEST(pktfuzz_xdp_and_tc_match_the_reference_model)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-pktfuzz-%d", getpid());
 	o.pin_dir = pin_dir;
 	ret = xvip_dp_load(&dp, &o);
-	if (ret == -EPERM && geteuid() != 0)
-		TEST_SKIP("bpf() not permitted (needs root/CAP_BPF)");
 	if (!ASSERT_OK(ret, "load the datapath"))
 		return;
 	if (!ASSERT_OK(cfg_install(), "program the maps"))
