@@ -355,6 +355,8 @@ static void setup(void)
 	xvip_log_route_libs();
 	if (netns_err)
 		TEST_SKIP(netns_err);
+	if (dptest_privilege())
+		TEST_SKIP(dptest_privilege());
 	if (hooks_unsupported())
 		TEST_SKIP(hooks_unsupported());
 	remove_stale_runs();
