@@ -70,6 +70,18 @@ static inline const char *dptest_privilege(void)
 }
 
 /*
+ * The start of a setup that loads the dataplane: logging the way xvipd's
+ * goes, and why the suite must skip (it could not enter a network namespace
+ * of its own before main, netns_err, or lacks the privilege), or NULL.
+ */
+static inline const char *dptest_begin(const char *netns_err)
+{
+	xvip_log_init(XVIP_LOG_WARN);
+	xvip_log_route_libs();
+	return netns_err ?: dptest_privilege();
+}
+
+/*
  * Pin dirs are named PREFIX-PID: remove those of this prefix whose process is
  * gone (a run that was killed), before this run makes its own.
  */
@@ -134,9 +146,7 @@ static inline int dptest_start(const char *name, const char *netns_err, struct x
 {
 	int ret;
 
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
-	test_cur.skip_reason = netns_err ?: dptest_privilege();
+	test_cur.skip_reason = dptest_begin(netns_err);
 	if (test_cur.skip_reason)
 		return -EPERM;
 	if (system("ip link set lo up")) {

@@ -191,11 +191,10 @@ static void setup(void)
 	static const uint16_t tports[] = { 8080, 8080, 8080 };
 	static const uint16_t uports[] = { 5353 };
 	static const uint16_t sports[] = { 3868 };
+	const char *why = dptest_begin(netns_err);
 
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
-	if (netns_err)
-		TEST_SKIP(netns_err);
+	if (why)
+		TEST_SKIP(why);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-bpf-%d", getpid());
 	if (dptest_load(&dp, pin_dir, 4096))
 		return;
@@ -216,12 +215,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (dp.xdp)
-		xvip_dp_close(&dp);
-	if (pin_dir[0]) {
-		xvip_dp_cleanup(pin_dir);
-		ASSERT_TRUE(access(pin_dir, F_OK) != 0, "pin dir removed");
-	}
+	dptest_stop(&dp, pin_dir, NULL);
 }
 
 TEST(xdp_tcp_syn_to_vip_is_dnatted)

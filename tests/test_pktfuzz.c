@@ -1073,15 +1073,12 @@ TEST(pktfuzz_xdp_and_tc_match_the_reference_model)
 	unsigned long mismatches = 0, hooks[2] = { 0 }, flow_resets = 0, churns = 0, refused = 0;
 	char msg[256], what[128];
 	struct timespec t0, t1;
+	const char *why = dptest_begin(netns_err);
 	uint64_t bytes;
 	int ret;
 
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
-	if (netns_err)
-		TEST_SKIP(netns_err);
-	if (dptest_privilege())
-		TEST_SKIP(dptest_privilege());
+	if (why)
+		TEST_SKIP(why);
 	if (rm_init(&model)) {
 		TEST_FAIL("model tables");
 		return;

@@ -350,15 +350,10 @@ static void setup(void)
 	static const char *const lo_ips[] = { "198.18.21.1", "198.18.21.3", "198.18.21.4",
 					      "198.18.20.11", "198.18.20.12", "198.18.20.13",
 					      "2001:db8:21::1", "2001:db8:20::11" };
+	const char *why = dptest_begin(netns_err) ?: hooks_unsupported();
 
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
-	if (netns_err)
-		TEST_SKIP(netns_err);
-	if (dptest_privilege())
-		TEST_SKIP(dptest_privilege());
-	if (hooks_unsupported())
-		TEST_SKIP(hooks_unsupported());
+	if (why)
+		TEST_SKIP(why);
 	remove_stale_runs();
 	if (!ASSERT_TRUE(!lo_up() && !lo_add(lo_ips, sizeof(lo_ips) / sizeof(lo_ips[0])),
 			 "lo up with the VIPs and pods in the test namespace"))
@@ -380,12 +375,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (dp.xdp)
-		xvip_dp_close(&dp);
-	if (pin_dir[0]) {
-		xvip_dp_cleanup(pin_dir);
-		ASSERT_TRUE(access(pin_dir, F_OK) != 0, "pin dir removed");
-	}
+	dptest_stop(&dp, pin_dir, NULL);
 }
 
 /* A test that reloads the dataplane and fails leaves none for those after it. */

@@ -393,10 +393,10 @@ static uint64_t stat_of(uint32_t idx)
 /* Not a test: runs once before them (test.h). */
 static void setup(void)
 {
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
-	if (netns_err)
-		TEST_SKIP(netns_err);
+	const char *why = dptest_begin(netns_err);
+
+	if (why)
+		TEST_SKIP(why);
 	for (unsigned int e = 0; e < NPOOL; e++) {
 		snprintf(pool_str[e], sizeof(pool_str[e]), "198.18.20.%u", 101 + e);
 		xvip_addr_parse(pool_str[e], &pool_addr[e]);
