@@ -31,6 +31,7 @@ FAB=${FAB:-xvfab}
 FAB_DIR=${FAB_DIR:-/tmp/${FAB}}
 FAB_PIN=${FAB_PIN:-/sys/fs/bpf/${FAB}}
 FAB_ROOT=${FAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+FAB_BUILD=${FAB_BUILD:-$FAB_ROOT/build}	# where xvipd and xvipctl are
 FAB_NODES=${FAB_NODES:-3}
 FAB_PODS=${FAB_PODS:-2}		# per node
 FAB_CLIENT_IP=198.18.30.10
@@ -83,10 +84,10 @@ fab_down() {
 		sleep 0.1
 	done
 	for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
-	if [ -x "$FAB_ROOT/build/xvipd" ]; then
+	if [ -x "$FAB_BUILD/xvipd" ]; then
 		for n in $(seq 1 "$FAB_NODES"); do
 			[ -e "/run/netns/$(fab_ns "node$n")" ] || continue
-			fab_nsenter "node$n" "$FAB_ROOT/build/xvipd" --cleanup \
+			fab_nsenter "node$n" "$FAB_BUILD/xvipd" --cleanup \
 				--pin-dir "$FAB_PIN/node$n" --log-level error >/dev/null 2>&1 || true
 		done
 	fi
@@ -360,7 +361,7 @@ fab_xvipd() {
 	local frr_args=(--frr "$mode" --frr-vty-socket "$(fab_frr_dir "node$n")")
 	# shellcheck disable=SC2086
 	fab_spawn "xvipd-node$n" nsenter --net="/run/netns/$(fab_ns "node$n")" \
-		"$FAB_ROOT/build/xvipd" --iface eno5 --iface eno7 --vip-cidr "$FAB_VIP_CIDR" \
+		"$FAB_BUILD/xvipd" --iface eno5 --iface eno7 --vip-cidr "$FAB_VIP_CIDR" \
 		--node-name "node$n" --pin-dir "$FAB_PIN/node$n" \
 		--services-file "$FAB_DIR/services.json" --state-file "$FAB_DIR/status-node$n.json" \
 		"${frr_args[@]}" $FAB_XVIPD_ARGS ${!extra:-} "$@"
@@ -374,7 +375,7 @@ fab_xvipd_all() {
 fab_xvipctl() {
 	local n=$1
 	shift
-	fab_nsenter "node$n" "$FAB_ROOT/build/xvipctl" --pin-dir "$FAB_PIN/node$n" "$@"
+	fab_nsenter "node$n" "$FAB_BUILD/xvipctl" --pin-dir "$FAB_PIN/node$n" "$@"
 }
 
 # Write the services file (arguments for scripts/fabric_services.py), atomically.

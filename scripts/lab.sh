@@ -14,6 +14,7 @@ LAB_PODS=${LAB_PODS:-3}
 LAB_DIR=${LAB_DIR:-/tmp/${LAB}}
 LAB_PIN=${LAB_PIN:-/sys/fs/bpf/${LAB}}
 LAB_ROOT=${LAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+LAB_BUILD=${LAB_BUILD:-$LAB_ROOT/build}	# where xvipd and xvipctl are
 LAB_CLIENT_IP=198.18.30.10
 if [ -n "${LAB_ROUTER:-}" ]; then LAB_NODE_UP_IP=198.18.29.2; else LAB_NODE_UP_IP=198.18.30.1; fi
 LAB_VIP_CIDR=198.18.21.0/24
@@ -45,14 +46,14 @@ lab_down() {
 		fi
 		rm -f "$f"
 	done
-	if [ -x "$LAB_ROOT/build/xvipd" ] && [ -e "/run/netns/$(lab_ns node)" ]; then
-		lab_nsenter node "$LAB_ROOT/build/xvipd" --cleanup --pin-dir "$LAB_PIN" \
+	if [ -x "$LAB_BUILD/xvipd" ] && [ -e "/run/netns/$(lab_ns node)" ]; then
+		lab_nsenter node "$LAB_BUILD/xvipd" --cleanup --pin-dir "$LAB_PIN" \
 			--log-level error >/dev/null 2>&1 || true
-	elif [ -x "$LAB_ROOT/build/xvipd" ] && [ -d "$LAB_PIN" ]; then
+	elif [ -x "$LAB_BUILD/xvipd" ] && [ -d "$LAB_PIN" ]; then
 		# The node namespace is gone, but the node-to-VIP socket hooks its pins
 		# hold stay on the root cgroup: detach them from an empty namespace
 		# (nothing else there to clean; unshare keeps the host's bpffs).
-		unshare --net "$LAB_ROOT/build/xvipd" --cleanup --pin-dir "$LAB_PIN" \
+		unshare --net "$LAB_BUILD/xvipd" --cleanup --pin-dir "$LAB_PIN" \
 			--log-level error >/dev/null 2>&1 || true
 	fi
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB}-" || true); do
@@ -163,17 +164,32 @@ lab_up() {
 	for i in $(seq 1 "$LAB_PODS"); do
 		lab_pod_up "$i"
 	done
+	lab_ready
+}
+
+# The lab as lab_up left it: each step above only prints its error, so check
+# that the client's link, the uplink and every pod's veth exist and are up.
+lab_ready() {
+	local i dev ns
+	for dev in client:c0 node:up0 $(for i in $(seq 1 "$LAB_PODS"); do echo "node:pv$i"; done)
+	do
+		ns=${dev%%:*} dev=${dev#*:}
+		if ! lab_exec "$ns" ip link show dev "$dev" up 2>/dev/null | grep -q .; then
+			echo "lab: $dev in $(lab_ns "$ns") is missing or down" >&2
+			return 1
+		fi
+	done
 }
 
 # Start xvipd in the node namespace on the lab's uplink; extra args are passed on.
 lab_xvipd() {
-	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$LAB_ROOT/build/xvipd" \
+	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$LAB_BUILD/xvipd" \
 		--iface up0 --vip-cidr "$LAB_VIP_CIDR" --vip-cidr "$LAB_VIP_CIDR6" --node-name node1 \
 		--pin-dir "$LAB_PIN" --state-file "$LAB_DIR/status.json" "$@"
 }
 
 lab_xvipctl() {
-	lab_nsenter node "$LAB_ROOT/build/xvipctl" --pin-dir "$LAB_PIN" \
+	lab_nsenter node "$LAB_BUILD/xvipctl" --pin-dir "$LAB_PIN" \
 		--state-file "$LAB_DIR/status.json" "$@"
 }
 

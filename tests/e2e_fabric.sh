@@ -59,13 +59,30 @@ xvip_addrs_on_lo() { fab_exec "node$1" ip -o addr show dev lo | grep -q lo:xvip;
 xdp_is_xvip() { fab_exec "node$1" ip -d link show "$2" | grep -q 'name xvip_xdp'; }
 ctl_backends_has() { fab_xvipctl "$1" backends "$2" | grep -q " $3 "; }
 
-# 2: FRR cannot run here (a SKIP); 1: the fabric or xvipd failed (a FAIL).
+# Every xvipd still running (by its pid file).
+xvipds_running() {
+	local n pid
+	for n in $(seq 1 "$FAB_NODES"); do
+		pid=$(cat "$FAB_DIR/xvipd-node$n.pid" 2>/dev/null) || return 1
+		kill -0 "$pid" 2>/dev/null || return 1
+	done
+}
+
+# FRR is installed (checked before): daemons that do not start, a fabric that does
+# not converge or an xvipd that does not advertise are failures, never skips.
 setup() {
-	fab_up || { echo "FRR daemons did not start: $(cat "$FAB_DIR"/frr-*/start.log | head -3)" >&2; return 2; }
-	fab_wait fab_converged 300 || { echo "FRR did not converge in 30 s" >&2; return 1; }
-	fab_services
+	local t0
+	e2e_built xvipd xvipctl tests/progs/xdp_pass.bpf.o || return 1
+	t0=$(now_ms)
+	need "the FRR daemons did not all start (fab_up; frr-*/start.log below)" fab_up || return 1
+	need "FRR did not converge in 30 s" fab_wait fab_converged 300 || return 1
+	need "cannot write the services file" fab_services || return 1
 	fab_xvipd_all
-	wait_leaves "$WEB" "node1 node2 node3" 150 && wait_leaves "$JOBS" "node3" 50
+	need "the leaves do not ECMP $WEB to node1 node2 node3 after 15 s" \
+		wait_leaves "$WEB" "node1 node2 node3" 150 &&
+		need "the leaves do not send $JOBS to node3" wait_leaves "$JOBS" "node3" 50 &&
+		need "an xvipd exited" xvipds_running || return 1
+	echo "  fabric up, converged, xvipd on three nodes: $(( $(now_ms) - t0 )) ms"
 }
 
 test_bgp_and_bfd_up_everywhere() {
@@ -359,7 +376,7 @@ test_bgpd_restart_vips_come_back() {
 
 # A trivial XDP program that is not xvipd's (tests/progs/xdp_pass.bpf.c, built by make).
 foreign_xdp() {
-	local o=$ROOT/build/tests/progs/xdp_pass.bpf.o
+	local o=$BUILD/tests/progs/xdp_pass.bpf.o
 	[ -s "$o" ] && echo "$o"
 }
 
@@ -445,7 +462,7 @@ test_cleanup_withdraws_and_removes_statements() {
 	kill -TERM "$pid"
 	fab_wait "! kill -0 $pid" 50
 	check "SIGTERM: xvipd gone, node3 still announces $JOBS" leaves_are "$JOBS" node3
-	fab_nsenter node3 "$ROOT/build/xvipd" --cleanup --pin-dir "$FAB_PIN/node3" --frr vtysh \
+	fab_nsenter node3 "$BUILD/xvipd" --cleanup --pin-dir "$FAB_PIN/node3" --frr vtysh \
 		--frr-vty-socket "$(fab_frr_dir node3)" --vip-cidr "$FAB_VIP_CIDR" \
 		--state-file "$FAB_DIR/status-node3.json" >"$FAB_DIR/cleanup-node3.log" 2>&1
 	fab_wait "[ -z \"\$(leaf_nodes leaf1 $JOBS)\" ]" 50
@@ -466,7 +483,8 @@ trap fab_down EXIT
 fab_reap_stale xvfab
 skip=$(e2e_skip_reason)
 if [ -z "$skip" ]; then
-	if [ ! -x /usr/lib/frr/bgpd ] || ! command -v vtysh >/dev/null; then
+	if ! (for d in $FAB_FRR_DAEMONS; do [ -x "/usr/lib/frr/$d" ] || exit 1; done) ||
+		! command -v vtysh >/dev/null; then
 		skip="FRR is not installed (scripts/deps.sh installs it)"
 	elif ! id frr >/dev/null 2>&1; then
 		skip="no frr user (the FRR package creates it)"
@@ -474,16 +492,8 @@ if [ -z "$skip" ]; then
 		skip="nft missing (silent link failures use nftables)"
 	fi
 fi
-if [ -z "$skip" ]; then
-	t0=$(now_ms)
-	setup
-	case $? in
-	0) echo "  fabric up, converged, xvipd on three nodes: $(( $(now_ms) - t0 )) ms" ;;
-	2) skip="FRR cannot run here (see stderr)" ;;
-	*) echo "FAIL test_fabric_setup (the tests below run anyway)" ;;
-	esac
-fi
-e2e_run "$skip" test_bgp_and_bfd_up_everywhere test_vip_advertised_by_exactly_ready_nodes \
+E2E_LOGS="$FAB_DIR/*.log $FAB_DIR/frr-*/start.log"
+e2e_main "$skip" setup test_bgp_and_bfd_up_everywhere test_vip_advertised_by_exactly_ready_nodes \
 	test_requests_spread_over_nodes_and_pods test_last_endpoint_removed_withdraws_that_path_only \
 	test_node_failure_loss_window test_uplink_failure_loss_window test_node_links_down_loss_window \
 	test_drain_keeps_established_tcp test_hold_down_stops_flapping \

@@ -88,16 +88,17 @@ print(r.get("udp_sent", 0), r.get("udp_lost", -1), r.get("tcp_sent", 0), r.get("
 
 setup() {
 	local i
-	lab_up
+	e2e_built xvipd xvipctl || return 1
+	need "the lab did not come up (lab_up)" lab_up || return 1
 	SVC_FILE=$LAB_DIR/services.json
 	for i in $(seq 1 "$LAB_PODS"); do
 		lab_spawn "pod$i-echo" ip netns exec "$(lab_ns "pod$i")" python3 \
 			"$ROOT/tests/lab_steady.py" serve "pod$i" "$ECHO_PORT"
 	done
-	write_services
+	need "cannot write the services file" write_services || return 1
 	lab_xvipd --services-file "$SVC_FILE" --ct-size "$CT_SIZE" --state-file "$LAB_DIR/state.json"
-	lab_wait "lab_vip_on_lo $VIP" 100 || return 1
-	lab_wait "[ \"\$(nbackends 7/tcp)\" = 3 ]" 50
+	e2e_await xvipd "$LAB_DIR/xvipd.pid" "lab_vip_on_lo $VIP" 100 &&
+		e2e_await xvipd "$LAB_DIR/xvipd.pid" "[ \"\$(nbackends 7/tcp)\" = 3 ]" 50
 }
 
 test_bad_services_file_keeps_state() {
@@ -254,12 +255,7 @@ print("# conntrack at capacity, established flows: %d UDP probes sent, %d lost; 
 
 skip=$(e2e_skip_reason)
 trap lab_down EXIT
-if [ -z "$skip" ]; then
-	setup || skip="lab setup failed"
-	if [ -n "$skip" ]; then
-		echo "xvipd log:" >&2; tail -30 "$LAB_DIR/xvipd.log" >&2
-	fi
-fi
-e2e_run "$skip" test_bad_services_file_keeps_state test_uplink_flap test_xdp_detached_is_reattached \
-	test_conntrack_at_capacity
+E2E_LOGS="$LAB_DIR/*.log"
+e2e_main "$skip" setup test_bad_services_file_keeps_state test_uplink_flap \
+	test_xdp_detached_is_reattached test_conntrack_at_capacity
 if [ -n "${E2E_KEEP_LOGS:-}" ]; then cp -r "$LAB_DIR" "$E2E_KEEP_LOGS"; fi

@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 fuzz() {
 	local t=$1 bin=$BUILD/fuzz/fuzz_$1 corpus art log rc execs; shift
 	if [ ! -x "$bin" ]; then
-		echo "SKIP fuzz_$t: $bin not built (make fuzz-build; needs clang and libclang-rt)"
+		echo "FAIL fuzz_$t ($bin not built: make fuzz-build)"
 		return
 	fi
 	if [ "$long" = 1 ]; then

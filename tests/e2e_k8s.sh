@@ -74,7 +74,7 @@ print(sum(1 for r in rs if eval(sys.argv[1])))' "$1"
 }
 
 ctlx() {
-	nsenter --net="/run/netns/$(lab_ns node)" "$ROOT/build/xvipctl" --pin-dir "$LAB_PIN" \
+	nsenter --net="/run/netns/$(lab_ns node)" "$BUILD/xvipctl" --pin-dir "$LAB_PIN" \
 		--state-file "$STATE" "$@"
 }
 
@@ -158,29 +158,31 @@ start_xvipd_in_cluster() {
 		       mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
 		       mount --bind "$0" /run/secrets/kubernetes.io/serviceaccount &&
 		       exec "$@"' "$SA" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=6443 \
-		"$ROOT/build/xvipd" --iface up0 --vip-cidr "$LAB_VIP_CIDR" --node-name node1 \
+		"$BUILD/xvipd" --iface up0 --vip-cidr "$LAB_VIP_CIDR" --node-name node1 \
 		--pin-dir "$LAB_PIN" --metrics-addr "$METRICS" --state-file "$STATE" \
 		--watch-timeout 3 "$@"
 }
 
 setup() {
+	e2e_built xvipd xvipctl || return 1
 	cleanup_dead_runs
-	lab_up || return 1
+	need "the lab did not come up (lab_up)" lab_up || return 1
 	SA=$LAB_DIR/sa
 	STATE=$LAB_DIR/status.json
 	mkdir -p "$SA"
-	make_pki || return 1
+	need "openssl could not make the test PKI" make_pki || return 1
 	cp "$LAB_DIR/pki/ca.crt" "$SA/ca.crt"
 	printf '%s\n' "$TOKEN" >"$SA/token"
 	printf 'default\n' >"$SA/namespace"
-	python3 "$ROOT/tests/k8s_objects.py" initial >"$LAB_DIR/objects.json" || return 1
+	need "tests/k8s_objects.py initial failed" \
+		python3 "$ROOT/tests/k8s_objects.py" initial >"$LAB_DIR/objects.json" || return 1
 	lab_spawn standin ip netns exec "$(lab_ns node)" python3 "$ROOT/tests/k8s_standin.py" \
 		--listen "$API" --control "$CTL" --cert "$LAB_DIR/pki/server.crt" \
 		--key "$LAB_DIR/pki/server.key" --token "$TOKEN" --objects "$LAB_DIR/objects.json" \
 		--bookmark-interval 1 --client-ca "$LAB_DIR/pki/ca.crt"
-	lab_wait "ctl GET /state" 50 || return 1
+	e2e_await "the API server stand-in" "$LAB_DIR/standin.pid" "ctl GET /state" 50 || return 1
 	# Pages of two: three Services take two pages, as 1000 would take several of 500.
-	ctl POST /config '{"max_page": 2}' >/dev/null
+	need "the stand-in refused its page size" ctl POST /config '{"max_page": 2}' >/dev/null
 }
 
 # ---- tests
@@ -188,7 +190,7 @@ setup() {
 test_wrong_ca_refused() {
 	local tls
 	kubeconfig "$LAB_DIR/pki/wrong-ca.crt" "$LAB_DIR/wrong.kubeconfig"
-	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$ROOT/build/xvipd" \
+	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$BUILD/xvipd" \
 		--iface up0 --vip-cidr "$LAB_VIP_CIDR" --node-name node1 --pin-dir "$LAB_PIN" \
 		--metrics-addr "$METRICS" --state-file "$STATE" --kubeconfig "$LAB_DIR/wrong.kubeconfig"
 	lab_wait "[ \"\$(metric 'xvip_api_errors_total{cause=\"tls\"}')\" -ge 6 ] 2>/dev/null" 80
@@ -516,7 +518,7 @@ EOF
 	mv "$LAB_DIR/xvipd.log" "$LAB_DIR/xvipd.1.log"
 	lab_spawn addrmon2 ip netns exec "$(lab_ns node)" ip -o monitor address
 	sleep 0.3
-	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$ROOT/build/xvipd" \
+	lab_spawn xvipd nsenter --net="/run/netns/$(lab_ns node)" "$BUILD/xvipd" \
 		--iface up0 --vip-cidr "$LAB_VIP_CIDR" --node-name node1 --pin-dir "$LAB_PIN" \
 		--metrics-addr "$METRICS" --state-file "$STATE" --kubeconfig "$LAB_DIR/cert.kubeconfig"
 	lab_wait "[ \"\$(http_code /readyz)\" = 200 ]" 100
@@ -536,10 +538,8 @@ skip=$(e2e_skip_reason)
 [ -z "$skip" ] && ! command -v openssl >/dev/null && skip="openssl missing"
 [ -z "$skip" ] && ! command -v curl >/dev/null && skip="curl missing"
 trap lab_down EXIT
-if [ -z "$skip" ]; then
-	setup || skip="lab or stand-in setup failed"
-fi
-e2e_run "$skip" test_wrong_ca_refused test_readyz_503_until_first_sync \
+E2E_LOGS="$LAB_DIR/*.log"
+e2e_main "$skip" setup test_wrong_ca_refused test_readyz_503_until_first_sync \
 	test_initial_list_paginated_programs_maps test_added_modified_deleted_change_maps_and_lo \
 	test_burst_debounced_into_one_apply test_bookmark_advances_resource_version \
 	test_410_relists_without_flush \

@@ -71,7 +71,8 @@ applied() { grep -q "applied $SVC_FILE" "$LAB_DIR/xvipd.log"; }
 
 setup() {
 	local i
-	lab_up
+	e2e_built xvipd xvipctl || return 1
+	need "the lab did not come up (lab_up)" lab_up || return 1
 	SVC_FILE=$LAB_DIR/services.json
 	STATE=$LAB_DIR/steady
 	mkdir -p "$STATE"
@@ -79,11 +80,12 @@ setup() {
 		lab_spawn "pod$i-echo" ip netns exec "$(lab_ns "pod$i")" python3 \
 			"$ROOT/tests/lab_steady.py" serve "pod$i" "$ECHO_PORT"
 	done
-	write_services --pods "$PODS"
+	need "cannot write the services file" write_services --pods "$PODS" || return 1
 	XVIPD_ARGS=(--services-file "$SVC_FILE")
 	start_xvipd
-	lab_wait "lab_vip_on_lo $VIP" 100 || return 1
-	lab_wait "lab_xvipctl backends $VIP:7/udp | grep -q 198.18.20.13" 50
+	e2e_await xvipd "$LAB_DIR/xvipd.pid" "lab_vip_on_lo $VIP" 100 &&
+		e2e_await xvipd "$LAB_DIR/xvipd.pid" \
+			"lab_xvipctl backends $VIP:7/udp | grep -q 198.18.20.13" 50
 }
 
 progress() { json_field "$1" <"$STATE/progress.json" 2>/dev/null; }
@@ -214,13 +216,8 @@ print(r["udp_sent"], r["udp_lost"], r["udp_bad"], r["tcp_sent"], r["tcp_echoed"]
 
 skip=$(e2e_skip_reason)
 trap lab_down EXIT
-if [ -z "$skip" ]; then
-	setup || skip="lab setup failed"
-	if [ -n "$skip" ]; then
-		echo "xvipd log:" >&2; cat "$LAB_DIR/xvipd.log" >&2
-	fi
-fi
-e2e_run "$skip" test_steady_traffic_flows test_flows_tracked_before_kill \
+E2E_LOGS="$LAB_DIR/*.log"
+e2e_main "$skip" setup test_steady_traffic_flows test_flows_tracked_before_kill \
 	test_kill9_leaves_dataplane_running test_restart_adopts_pinned_state \
 	test_restart_replaces_xdp_program test_restart_applies_change_made_while_down \
 	test_no_probe_lost_no_message_missed

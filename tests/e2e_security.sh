@@ -72,11 +72,12 @@ print(" ".join(sorted({str(r.get("vip", r.get("address", ""))) for r in rows})))
 }
 
 setup() {
-	lab_up
+	e2e_built xvipd xvipctl || return 1
+	need "the lab did not come up (lab_up)" lab_up || return 1
 	SVC_FILE=$LAB_DIR/services.json
 	lab_exec node ip addr add "$NODE_VIPRANGE_ADDR/32" dev up0
 	lab_exec client ip route add "$NODE_VIPRANGE_ADDR/32" via "$LAB_NODE_UP_IP"
-	services_json >"$SVC_FILE"
+	need "cannot write the services file" services_json >"$SVC_FILE" || return 1
 	# The node's sshd stand-in, on every address.
 	lab_spawn sshd-standin ip netns exec "$(lab_ns node)" python3 -c '
 import socket
@@ -87,7 +88,7 @@ while True:
 	# A second --vip-cidr over the pods, so a pod address is inside a VIP range.
 	lab_xvipd --services-file "$SVC_FILE" --vip-cidr 198.18.20.0/24 \
 		--state-file "$LAB_DIR/state.json"
-	lab_wait "lab_vip_on_lo $VIP && lab_vip_on_lo 198.18.21.9" 100
+	e2e_await xvipd "$LAB_DIR/xvipd.pid" "lab_vip_on_lo $VIP && lab_vip_on_lo 198.18.21.9" 100
 }
 
 test_refused_vips_never_reach_lo_or_maps() {
@@ -166,11 +167,7 @@ test_capabilities_dropped() {
 
 skip=$(e2e_skip_reason)
 trap lab_down EXIT
-if [ -z "$skip" ]; then
-	setup || skip="lab setup failed"
-	if [ -z "$skip" ] && ! lab_vip_on_lo "$VIP"; then
-		echo "xvipd log:" >&2; tail -30 "$LAB_DIR/xvipd.log" >&2
-	fi
-fi
-e2e_run "$skip" test_refused_vips_never_reach_lo_or_maps test_claimed_addresses_not_taken_over \
+E2E_LOGS="$LAB_DIR/*.log"
+e2e_main "$skip" setup test_refused_vips_never_reach_lo_or_maps \
+	test_claimed_addresses_not_taken_over \
 	test_node_listener_unreachable_through_vip test_capabilities_dropped

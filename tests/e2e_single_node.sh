@@ -50,12 +50,13 @@ stat_of() {
 }
 
 setup() {
-	lab_up
+	e2e_built xvipd xvipctl || return 1
+	need "the lab did not come up (lab_up)" lab_up || return 1
 	SVC_FILE=$LAB_DIR/services.json
 	TCP_OUT=$LAB_DIR/tcp.jsonl
-	write_services
+	need "cannot write the services file" write_services || return 1
 	lab_xvipd --services-file "$SVC_FILE"
-	lab_wait "lab_vip_on_lo $VIP" 100
+	e2e_await xvipd "$LAB_DIR/xvipd.pid" "lab_vip_on_lo $VIP" 100
 }
 
 test_vip_advertised() {
@@ -187,7 +188,7 @@ test_cleanup_removes_everything() {
 	pid=$(cat "$LAB_DIR/xvipd.pid")
 	kill -TERM "$pid"
 	lab_wait "! kill -0 $pid" 50
-	lab_nsenter node "$ROOT/build/xvipd" --cleanup --pin-dir "$LAB_PIN" >/dev/null 2>&1
+	lab_nsenter node "$BUILD/xvipd" --cleanup --pin-dir "$LAB_PIN" >/dev/null 2>&1
 	check "VIP removed from lo" vip_off_lo
 	check "XDP detached from up0" bash -c "! ip netns exec $(lab_ns node) ip link show up0 | grep -q xdp"
 	check "pins removed" test ! -e "$LAB_PIN/xvip_svc"
@@ -195,14 +196,8 @@ test_cleanup_removes_everything() {
 
 skip=$(e2e_skip_reason)
 trap lab_down EXIT
-if [ -z "$skip" ]; then
-	setup || skip="lab setup failed"
-	if [ -z "$skip" ] && ! lab_vip_on_lo "$VIP"; then
-		echo "xvipd log:" >&2; cat "$LAB_DIR/xvipd.log" >&2
-		skip=""
-	fi
-fi
-e2e_run "$skip" test_vip_advertised test_tcp_spread_over_pods test_udp_spread_over_pods \
+E2E_LOGS="$LAB_DIR/*.log"
+e2e_main "$skip" setup test_vip_advertised test_tcp_spread_over_pods test_udp_spread_over_pods \
 	test_lookup_names_the_answering_pod test_host_socket_not_reachable_through_vip \
 	test_not_ready_endpoint_gets_no_new_flows test_terminating_only_withdraws_but_serves \
 	test_bad_file_keeps_state test_bpftool_prints_named_fields test_restart_adopts_pinned_state \

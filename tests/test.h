@@ -9,7 +9,15 @@
  *   SKIP <name>: <reason>
  *
  * Usage: define tests with TEST(name) { ... }, list them in
- * TEST_MAIN(test_a, test_b, ...).
+ * TEST_MAIN(test_a, test_b, ...), or in TEST_MAIN_FIXTURE(setup, teardown,
+ * test_a, ...) for a suite that shares one fixture.
+ *
+ * The fixture's setup and teardown are not tests and print no line of their
+ * own when they work. In setup, TEST_SKIP is only for a capability the machine
+ * lacks, checked before any of the project's code runs (every test is then
+ * skipped with the reason); any failure in setup (ASSERT_*, TEST_FAIL) fails
+ * every test, its messages on stderr. Teardown runs whenever setup ran; a
+ * failure there is reported as "FAIL teardown".
  */
 #ifndef XVIP_TEST_H
 #define XVIP_TEST_H
@@ -112,15 +120,51 @@ struct test_case {
 	test_fn fn;
 };
 
-static inline int test_run_all(const struct test_case *tc, size_t n, int argc, char **argv)
+static inline bool test_selected(const struct test_case *tc, int argc, char **argv)
 {
-	int failed = 0;
+	return argc <= 1 || strstr(tc->name, argv[1]);
+}
 
+static inline void test_begin(const char *name)
+{
+	memset(&test_cur, 0, sizeof(test_cur));
+	test_cur.name = name;
+}
+
+static inline int test_run_all(const struct test_case *tc, size_t n, test_fn setup,
+			       test_fn teardown, int argc, char **argv)
+{
+	const char *fixture_skip = NULL;
+	int failed = 0, setup_failed = 0;
+	size_t selected = 0;
+
+	for (size_t i = 0; i < n; i++)
+		selected += test_selected(&tc[i], argc, argv);
+	if (!selected) {
+		fprintf(stderr, "no test matches \"%s\"\n", argc > 1 ? argv[1] : "");
+		return 1;
+	}
+	if (setup) {
+		test_begin("setup");
+		setup();
+		setup_failed = test_cur.failed;
+		fixture_skip = setup_failed ? NULL : test_cur.skip_reason;
+		if (setup_failed)
+			fprintf(stderr, "  setup failed (above): every test fails\n");
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (argc > 1 && !strstr(tc[i].name, argv[1]))
+		if (!test_selected(&tc[i], argc, argv))
 			continue;
-		memset(&test_cur, 0, sizeof(test_cur));
-		test_cur.name = tc[i].name;
+		if (setup_failed) {
+			printf("FAIL %s: setup failed\n", tc[i].name);
+			failed++;
+			continue;
+		}
+		if (fixture_skip) {
+			printf("SKIP %s: %s\n", tc[i].name, fixture_skip);
+			continue;
+		}
+		test_begin(tc[i].name);
 		tc[i].fn();
 		if (test_cur.skip_reason && !test_cur.failed) {
 			printf("SKIP %s: %s\n", tc[i].name, test_cur.skip_reason);
@@ -132,17 +176,29 @@ static inline int test_run_all(const struct test_case *tc, size_t n, int argc, c
 		}
 		fflush(stdout);
 	}
+	if (teardown) {
+		test_begin("teardown");
+		teardown();
+		if (test_cur.failed) {
+			printf("FAIL teardown\n");
+			failed++;
+		}
+	}
+	fflush(stdout);
 	return failed ? 1 : 0;
 }
 
 #define TEST_CASE(fn) { #fn, fn }
 
-#define TEST_MAIN(...)							\
+#define TEST_MAIN_FIXTURE(setup, teardown, ...)			\
 	struct test_state test_cur;					\
 	int main(int argc, char **argv)					\
 	{								\
 		static const struct test_case __tc[] = { __VA_ARGS__ };	\
-		return test_run_all(__tc, sizeof(__tc) / sizeof(__tc[0]), argc, argv); \
+		return test_run_all(__tc, sizeof(__tc) / sizeof(__tc[0]), (setup), (teardown), \
+				    argc, argv);			\
 	}
+
+#define TEST_MAIN(...) TEST_MAIN_FIXTURE(NULL, NULL, __VA_ARGS__)
 
 #endif /* XVIP_TEST_H */

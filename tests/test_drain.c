@@ -44,8 +44,6 @@ __attribute__((constructor)) static void enter_netns(void)
 static struct xvip_dp dp;
 static struct xvip_nl *nl;
 static char pin_dir[128];
-static const char *dp_skip = "setup did not run";
-static bool dp_ok;
 static uint64_t fake_now = 1000 * SEC_NS;
 
 static uint64_t fake_clock(void)
@@ -284,8 +282,6 @@ TEST(drain_withdraws_first_and_keeps_established_flows)
 	const char *pod;
 	uint32_t sid;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 10, 0);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply two ready endpoints");
@@ -344,8 +340,6 @@ TEST(drain_when_the_service_is_deleted)
 	struct verdict v;
 	uint32_t sid;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 30, 0);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -383,8 +377,6 @@ TEST(drain_ends_when_an_endpoint_returns)
 	struct xvip_model m;
 	uint32_t sid;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 30, 0);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -413,8 +405,6 @@ TEST(no_drain_removes_at_once)
 	struct xvip_model m;
 	uint32_t sid;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 0, 0);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -436,8 +426,6 @@ TEST(terminating_endpoints_do_not_drain)
 	struct xvip_model m;
 	uint32_t sid;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 30, 0);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -460,8 +448,6 @@ TEST(adopted_drain_restarts_and_ends)
 	struct xvip_model m;
 	uint32_t sid;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 30, 0);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -492,8 +478,6 @@ TEST(first_advertisement_is_not_held)
 	struct xvip_reconciler rc;
 	struct xvip_model m;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 0, 5);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -510,8 +494,6 @@ TEST(hold_down_stops_a_bouncing_endpoint_from_flapping)
 	uint64_t t0;
 	unsigned int added = 0, removed = 0;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 0, 5);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -556,8 +538,6 @@ TEST(hold_down_after_withdraw_reason)
 	struct xvip_reconciler rc;
 	struct xvip_model m;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	rc_setup(&rc, 0, 2);
 	model_web(&m, XVIP_BE_READY, pods);
 	ASSERT_EQ(apply(&rc, &m), 0, "apply");
@@ -577,27 +557,21 @@ TEST(hold_down_after_withdraw_reason)
 	rc_teardown(&rc);
 }
 
-TEST(aa_setup)
+/* Not tests: run once around them (test.h). */
+static void setup(void)
 {
-	if (netns_err) {
-		dp_skip = netns_err;
-		TEST_SKIP(dp_skip);
-	}
-	dp_skip = dptest_start("drain", &dp, pin_dir, sizeof(pin_dir), &nl);
-	if (dp_skip)
-		TEST_SKIP(dp_skip);
-	dp_ok = true;
+	dptest_start("drain", netns_err, &dp, pin_dir, sizeof(pin_dir), &nl);
 }
 
-TEST(zz_teardown)
+static void teardown(void)
 {
 	dptest_stop(&dp, pin_dir, nl);
 }
 
-TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(drain_withdraws_first_and_keeps_established_flows),
+TEST_MAIN_FIXTURE(setup, teardown, TEST_CASE(drain_withdraws_first_and_keeps_established_flows),
 	  TEST_CASE(drain_when_the_service_is_deleted),
 	  TEST_CASE(drain_ends_when_an_endpoint_returns),
 	  TEST_CASE(no_drain_removes_at_once), TEST_CASE(terminating_endpoints_do_not_drain),
 	  TEST_CASE(adopted_drain_restarts_and_ends), TEST_CASE(first_advertisement_is_not_held),
 	  TEST_CASE(hold_down_stops_a_bouncing_endpoint_from_flapping),
-	  TEST_CASE(hold_down_after_withdraw_reason), TEST_CASE(zz_teardown))
+	  TEST_CASE(hold_down_after_withdraw_reason))

@@ -94,7 +94,7 @@ static bool opts_make(struct opts_buf *b, const char *node, const char *const *c
 	b->o.node_name = node;
 	b->o.cidrs = b->cidrs;
 	for (size_t i = 0; cidrs[i]; i++) {
-		if (i >= sizeof(b->cidrs) / sizeof(b->cidrs[0]) ||
+		if (!ASSERT_TRUE(i < sizeof(b->cidrs) / sizeof(b->cidrs[0]), "room for a CIDR") ||
 		    !ASSERT_OK(xvip_cidr_parse(cidrs[i], &b->cidrs[i]), cidrs[i]))
 			return false;
 		b->o.ncidrs++;

@@ -29,6 +29,7 @@
 #include <linux/pkt_cls.h>
 
 #include "test.h"
+#include "dptest.h"
 #include "pkt.h"
 #include "refmodel.h"
 #include "addr.h"
@@ -1072,13 +1073,12 @@ TEST(pktfuzz_xdp_and_tc_match_the_reference_model)
 	unsigned long mismatches = 0, hooks[2] = { 0 }, flow_resets = 0, churns = 0, refused = 0;
 	char msg[256], what[128];
 	struct timespec t0, t1;
+	const char *why = dptest_begin(netns_err);
 	uint64_t bytes;
 	int ret;
 
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
-	if (netns_err)
-		TEST_SKIP(netns_err);
+	if (why)
+		TEST_SKIP(why);
 	if (rm_init(&model)) {
 		TEST_FAIL("model tables");
 		return;
@@ -1087,8 +1087,6 @@ TEST(pktfuzz_xdp_and_tc_match_the_reference_model)
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-pktfuzz-%d", getpid());
 	o.pin_dir = pin_dir;
 	ret = xvip_dp_load(&dp, &o);
-	if (ret == -EPERM && geteuid() != 0)
-		TEST_SKIP("bpf() not permitted (needs root/CAP_BPF)");
 	if (!ASSERT_OK(ret, "load the datapath"))
 		return;
 	if (!ASSERT_OK(cfg_install(), "program the maps"))

@@ -40,8 +40,6 @@ __attribute__((constructor)) static void enter_netns(void)
 static struct xvip_dp dp;
 static struct xvip_nl *nl;
 static char pin_dir[128];
-static const char *dp_skip = "setup did not run";
-static bool dp_ok;
 
 static const char *VIP = "198.18.21.1";
 static const char *VIP2 = "198.18.21.2";
@@ -364,8 +362,6 @@ static void expect_clean(const char *when)
 
 #define RC_START(rc, max)						\
 	do {								\
-		if (!dp_ok)						\
-			TEST_SKIP(dp_skip);				\
 		expect_clean("before");					\
 		if (!ASSERT_OK(xvip_rc_init(&(rc), &dp.maps, nl, (max)), "xvip_rc_init")) \
 			return;						\
@@ -1034,8 +1030,6 @@ TEST(no_nl_never_touches_lo)
 	struct xvip_model m = {}, empty = {};
 	uint32_t sid;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	expect_clean("before");
 	if (!ASSERT_OK(xvip_rc_init(&rc, &dp.maps, NULL, XVIP_MAGLEV_DEFAULT), "init"))
 		return;
@@ -1055,19 +1049,13 @@ TEST(no_nl_never_touches_lo)
 
 /* ---- setup and teardown */
 
-TEST(aa_setup)
+/* Not tests: run once around them (test.h). */
+static void setup(void)
 {
-	if (netns_err) {
-		dp_skip = netns_err;
-		TEST_SKIP(dp_skip);
-	}
-	dp_skip = dptest_start("reconcile", &dp, pin_dir, sizeof(pin_dir), &nl);
-	if (dp_skip)
-		TEST_SKIP(dp_skip);
-	dp_ok = true;
+	dptest_start("reconcile", netns_err, &dp, pin_dir, sizeof(pin_dir), &nl);
 }
 
-TEST(zz_teardown)
+static void teardown(void)
 {
 	dptest_stop(&dp, pin_dir, nl);
 }
@@ -1551,7 +1539,7 @@ TEST(delta_apply_ends_where_full_apply_does)
 	rc_stop(&rc);
 }
 
-TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
+TEST_MAIN_FIXTURE(setup, teardown, TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(apply_ipv6_service), TEST_CASE(serving_only_is_balanced_but_not_advertised),
 	  TEST_CASE(no_endpoints_keeps_key_without_table), TEST_CASE(backend_removal_swaps_table),
 	  TEST_CASE(ready_to_serving_leaves_table_keeps_flows),
@@ -1565,4 +1553,4 @@ TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(apply_adds_service_and_advertises_vip),
 	  TEST_CASE(vip_value_names_the_fragment_services),
 	  TEST_CASE(vip_that_is_a_node_address_is_refused),
 	  TEST_CASE(many_new_services_swapped_in_as_one_batch),
-	  TEST_CASE(delta_apply_ends_where_full_apply_does), TEST_CASE(zz_teardown))
+	  TEST_CASE(delta_apply_ends_where_full_apply_does))

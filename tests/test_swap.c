@@ -60,8 +60,7 @@ __attribute__((constructor)) static void enter_netns(void)
 
 static struct xvip_dp dp;
 static char pin_dir[128];
-static const char *dp_skip = "setup did not run";
-static bool dp_ok;
+static bool rc_ok;
 
 static const char *VIP = "198.18.21.1";
 #define VPORT		80
@@ -391,27 +390,21 @@ static uint64_t stat_of(uint32_t idx)
 	return c.packets;
 }
 
-TEST(aa_setup)
+/* Not a test: runs once before them (test.h). */
+static void setup(void)
 {
-	struct xvip_dp_opts o = { .ct_size = CT_SIZE };
+	const char *why = dptest_begin(netns_err);
 
-	xvip_log_init(XVIP_LOG_WARN);
-	xvip_log_route_libs();
-	if (netns_err)
-		TEST_SKIP(netns_err);
+	if (why)
+		TEST_SKIP(why);
 	for (unsigned int e = 0; e < NPOOL; e++) {
 		snprintf(pool_str[e], sizeof(pool_str[e]), "198.18.20.%u", 101 + e);
 		xvip_addr_parse(pool_str[e], &pool_addr[e]);
 	}
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/xvip-test-swap-%d", getpid());
-	o.pin_dir = pin_dir;
-	dp_skip = dptest_load(&dp, pin_dir, o.ct_size);
-	if (dp_skip) {
-		TEST_SKIP(dp_skip);
-	}
-	if (!ASSERT_OK(xvip_rc_init(&rc, &dp.maps, NULL, XVIP_MAGLEV_DEFAULT), "xvip_rc_init"))
+	if (dptest_load(&dp, pin_dir, CT_SIZE))
 		return;
-	dp_ok = true;
+	rc_ok = ASSERT_OK(xvip_rc_init(&rc, &dp.maps, NULL, XVIP_MAGLEV_DEFAULT), "xvip_rc_init");
 }
 
 TEST(swap_under_traffic_sends_only_to_current_endpoints)
@@ -425,8 +418,6 @@ TEST(swap_under_traffic_sends_only_to_current_endpoints)
 			       .tv_nsec = (long)((RUN_SECONDS - (time_t)RUN_SECONDS) * 1e9) };
 	int ret;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	build_model(0, &m);
 	ret = xvip_rc_apply(&rc, &m);
 	xvip_model_free(&m);
@@ -535,8 +526,6 @@ TEST(removed_backend_keeps_its_address)
 	uint64_t g;
 	int ret;
 
-	if (!dp_ok)
-		TEST_SKIP(dp_skip);
 	/* Set g holds endpoint 0 and set g + 1 does not. */
 	for (g = 0; !(in_set(g, 0) && !in_set(g + 1, 0)); g++)
 		;
@@ -560,11 +549,11 @@ TEST(removed_backend_keeps_its_address)
 	ASSERT_EQ(be.port, htons(pool_port(0)), "port left in place");
 }
 
-TEST(zz_teardown)
+static void teardown(void)
 {
 	struct xvip_model empty = {};
 
-	if (dp_ok) {
+	if (rc_ok) {
 		ASSERT_OK(xvip_rc_apply(&rc, &empty), "apply empty model");
 		xvip_rc_fini(&rc);
 	}
@@ -576,5 +565,5 @@ TEST(zz_teardown)
 	}
 }
 
-TEST_MAIN(TEST_CASE(aa_setup), TEST_CASE(swap_under_traffic_sends_only_to_current_endpoints),
-	  TEST_CASE(removed_backend_keeps_its_address), TEST_CASE(zz_teardown))
+TEST_MAIN_FIXTURE(setup, teardown, TEST_CASE(swap_under_traffic_sends_only_to_current_endpoints),
+		  TEST_CASE(removed_backend_keeps_its_address))
