@@ -21,7 +21,7 @@ LDLIBS     += -lxdp -lbpf -lelf -lz -ljson-c -lmnl -lcurl -lyaml -lmicrohttpd -l
 BPF_INC    := $(BUILD)/bpf-include
 BPF_ASM    := $(firstword $(wildcard /usr/include/$(MULTIARCH)/asm /usr/include/asm))
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wno-unused-function -D__TARGET_ARCH_$(ARCH) \
-              -nostdinc -ffreestanding -isystem $(shell $(CLANG) -print-resource-dir)/include \
+              -nostdinc -ffreestanding -isystem $(shell $(CLANG) -print-resource-dir 2>/dev/null)/include \
               -Iinclude -Ibpf -I$(BPF_INC)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)

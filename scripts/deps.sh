@@ -5,12 +5,18 @@
 set -euo pipefail
 
 pkgs=(
-	clang llvm make gcc pkg-config
-	libbpf-dev libxdp-dev bpftool xdp-tools libelf-dev zlib1g-dev
+	# Build: the C toolchain (gcc, ar from binutils, glibc's headers), clang for the BPF
+	# objects, which see only the kernel's UAPI headers (linux-libc-dev) and libbpf's.
+	make gcc binutils libc6-dev linux-libc-dev pkg-config clang llvm
+	libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
 	libjson-c-dev libyaml-dev libmnl-dev libcurl4-openssl-dev libmicrohttpd-dev
-	iproute2 ethtool socat nftables python3 frr iperf3 openssl
-	curl python3-yaml
 	libclang-rt-14-dev	# libFuzzer, ASan and UBSan for clang 14 (make fuzz-build, sanitize-build)
+	clang-format		# make format-check
+	# What the tests, the labs and the demo run: ip, ss and tc (iproute2), sysctl and kill
+	# (procps), /etc/protocols and /etc/services for iproute2's `ipproto tcp` (netbase),
+	# ethtool, nft, FRR, python3 and PyYAML, curl and openssl (the API server stand-in's
+	# TLS), socat (the demo's --keep hints), modprobe (kmod: scripts/pktgen.sh).
+	iproute2 procps netbase ethtool nftables frr python3 python3-yaml curl openssl socat kmod
 )
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(gnuplot-nox)
