@@ -47,6 +47,7 @@
 #define XVIP_MAP_FRAG		"xvip_frag"
 #define XVIP_MAP_RFRAG		"xvip_rfrag"
 #define XVIP_MAP_SOCK_REV	"xvip_sock_rev"
+#define XVIP_MAP_LO6		"xvip_lo6"	/* IPv6 VIPs xvipd put on lo (user/nl.c) */
 
 #define XVIP_MAX_SRCRANGES	65536	/* source prefixes over all services */
 #define XVIP_AFFINITY_MAX	262144	/* client affinity entries */

@@ -20,6 +20,7 @@
 #include "test.h"
 #include "addr.h"
 #include "log.h"
+#include "maps.h"
 #include "nl.h"
 
 #define JSON_MAX	65536
@@ -560,9 +561,109 @@ out:
 	xvip_nl_close(nl);
 }
 
+/* This kernel keeps IFA_PROTO (it is newer than 6.1): the record stays unused. */
+TEST(ifa_proto_detected)
+{
+	struct xvip_nl *nl = NULL;
+
+	SETUP(nl);
+	xvip_nl_close(nl);
+	ASSERT_EQ(xvip_nl_ifa_proto(), 1, "this kernel keeps IFA_PROTO");
+	xvip_nl_force_no_ifa_proto(true);
+	ASSERT_EQ(xvip_nl_ifa_proto(), 0, "forced off");
+	xvip_nl_force_no_ifa_proto(false);
+	ASSERT_EQ(xvip_nl_ifa_proto(), 1, "asked again");
+}
+
+/*
+ * A kernel without IFA_PROTO (before 6.1; Debian has none between 5.12 and
+ * 6.1, so the mode is forced here: IFA_PROTO never sent, ignored in dumps):
+ * IPv6 VIPs are known by the record, across a new netlink handle (a restart
+ * keeps the pinned record), and are withdrawn; the operator's stay.
+ */
+TEST(no_ifa_proto_v6_by_record)
+{
+	struct xvip_nl *nl = NULL;
+	struct list_res r = {};
+	struct xvip_addr v4, v6, op, opf, stale, many[3];
+	int rec, errs[3];
+
+	SETUP(nl);
+	rec = xvip_maps_lo6_create();
+	if (!ASSERT_TRUE(rec >= 0, "create a record map")) {
+		xvip_nl_close(nl);
+		return;
+	}
+	xvip_nl_force_no_ifa_proto(true);
+	xvip_nl_set_lo6_record(rec);
+	v4 = A("198.18.21.1");
+	v6 = A("2001:db8:21::1");
+	op = A("2001:db8:21::200");
+	opf = A("2001:db8:21::201");
+	stale = A("2001:db8:21::5");
+
+	ASSERT_OK(xvip_nl_lo_add(nl, &v4), "add 198.18.21.1");
+	ASSERT_OK(xvip_nl_lo_add(nl, &v6), "add 2001:db8:21::1");
+	ASSERT_TRUE(lo_has("2001:db8:21::1", 128), "2001:db8:21::1/128 on lo");
+	ASSERT_EQ(lo_addr_proto("2001:db8:21::1"), 0, "no IFA_PROTO sent");
+	ASSERT_EQ(xvip_maps_lo6_has(rec, &v6), 1, "2001:db8:21::1 recorded");
+	ASSERT_EQ(xvip_maps_lo6_has(rec, &v4), 0, "IPv4 VIP not recorded (the label marks it)");
+	/* The operator's: one plain, one with xvipd's flags but never recorded. */
+	ASSERT_OK(run("ip addr add 2001:db8:21::200/128 dev lo"), "operator's address");
+	ASSERT_OK(run("ip addr add 2001:db8:21::201/128 dev lo nodad noprefixroute"),
+		  "operator's address with xvipd's flags");
+	/* Adding over the operator's: served, but neither recorded nor removable. */
+	ASSERT_OK(xvip_nl_lo_add(nl, &op), "add over the operator's 2001:db8:21::200");
+	ASSERT_EQ(xvip_maps_lo6_has(rec, &op), 0, "the operator's address not recorded");
+	/* A record whose address is not on lo: pruned by the next listing. */
+	ASSERT_OK(xvip_maps_lo6_put(rec, &stale), "stale record");
+
+	/* A restarted xvipd: a new handle, the same (pinned) record. */
+	xvip_nl_close(nl);
+	nl = NULL;
+	if (!ASSERT_OK(xvip_nl_open(&nl), "xvip_nl_open again"))
+		goto out;
+	ASSERT_OK(xvip_nl_lo_list(nl, list_cb, &r), "list");
+	ASSERT_EQ(r.n, 2, "xvipd's addresses listed");
+	ASSERT_TRUE(list_has(&r, "198.18.21.1"), "198.18.21.1 listed (label)");
+	ASSERT_TRUE(list_has(&r, "2001:db8:21::1"), "2001:db8:21::1 listed (record)");
+	ASSERT_EQ(xvip_maps_lo6_has(rec, &stale), 0, "stale record pruned");
+	memset(&r, 0, sizeof(r));
+	ASSERT_OK(xvip_nl_local_list(nl, list_cb, &r), "local list");
+	ASSERT_TRUE(!list_has(&r, "2001:db8:21::1"), "xvipd's IPv6 VIP is not a node address");
+	ASSERT_TRUE(list_has(&r, "2001:db8:21::200") && list_has(&r, "2001:db8:21::201"),
+		    "the operator's are node addresses");
+
+	ASSERT_OK(xvip_nl_lo_del(nl, &v6), "withdraw 2001:db8:21::1");
+	ASSERT_EQ(lo_addr_count("2001:db8:21::1"), 0, "2001:db8:21::1 left on lo");
+	ASSERT_EQ(xvip_maps_lo6_has(rec, &v6), 0, "record of 2001:db8:21::1 dropped");
+	ASSERT_EQ(xvip_nl_lo_del(nl, &op), -EPERM, "withdraw the operator's 2001:db8:21::200");
+	ASSERT_EQ(xvip_nl_lo_del(nl, &opf), -EPERM, "withdraw the operator's 2001:db8:21::201");
+	ASSERT_TRUE(lo_has("2001:db8:21::200", 128) && lo_has("2001:db8:21::201", 128),
+		    "the operator's addresses still on lo");
+
+	/* Batched adds are recorded too, and withdrawn. */
+	many[0] = A("2001:db8:21::10");
+	many[1] = A("198.18.21.10");
+	many[2] = A("2001:db8:21::11");
+	ASSERT_EQ(xvip_nl_lo_add_many(nl, many, 3, errs), 0, "add three");
+	ASSERT_TRUE(xvip_maps_lo6_has(rec, &many[0]) == 1 && xvip_maps_lo6_has(rec, &many[2]) == 1,
+		    "batched IPv6 VIPs recorded");
+	for (int i = 0; i < 3; i++)
+		ASSERT_OK(xvip_nl_lo_del(nl, &many[i]), "withdraw a batched VIP");
+	ASSERT_TRUE(!lo_has("2001:db8:21::10", 128) && !lo_has("2001:db8:21::11", 128),
+		    "batched IPv6 VIPs withdrawn");
+out:
+	xvip_nl_set_lo6_record(-1);
+	xvip_nl_force_no_ifa_proto(false);
+	close(rec);
+	xvip_nl_close(nl);
+}
+
 TEST_MAIN(TEST_CASE(lo_add_v4), TEST_CASE(lo_add_v6), TEST_CASE(lo_add_special_refused),
 	  TEST_CASE(lo_list_marked_only), TEST_CASE(local_list_all_but_xvipd_vips),
 	  TEST_CASE(lo_del), TEST_CASE(lo_del_unmarked_refused),
 	  TEST_CASE(lo_del_keeps_operator_prefix), TEST_CASE(route_oif),
 	  TEST_CASE(route_oif_unreachable),
-	  TEST_CASE(lo_add_many_outcome_per_address))
+	  TEST_CASE(lo_add_many_outcome_per_address), TEST_CASE(ifa_proto_detected),
+	  TEST_CASE(no_ifa_proto_v6_by_record))

@@ -329,6 +329,7 @@ int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
 	int ret;
 
 	memset(dp, 0, sizeof(*dp));
+	dp->lo6 = -1;
 	xvip_maps_init(&dp->maps);
 	snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", o->pin_dir);
 	dp->mode = o->mode;
@@ -375,6 +376,7 @@ int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
 	ret = init_cfg(dp, o->ct_size);
 	if (ret)
 		goto err;
+	dp->lo6 = bpf_map__fd(bpf_object__find_map_by_name(dp->xdp->obj, XVIP_MAP_LO6));
 	ret = migrate_maglev_v1(dp);
 	if (ret)
 		log_warn("migrate layout version 1 Maglev tables: %s (%d); services have no table "
@@ -394,6 +396,7 @@ void xvip_dp_close(struct xvip_dp *dp)
 	xvip_xdp__destroy(dp->xdp);
 	dp->tc = NULL;
 	dp->xdp = NULL;
+	dp->lo6 = -1;
 	xvip_maps_release(&dp->maps);
 	xvip_maps_init(&dp->maps);
 }
@@ -943,6 +946,16 @@ static int detach_sock_links(const char *dir)
 	}
 	closedir(d);
 	return n;
+}
+
+int xvip_dp_open_lo6(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, XVIP_MAP_LO6);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
 }
 
 int xvip_dp_cleanup(const char *pin_dir)

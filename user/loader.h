@@ -30,6 +30,7 @@ struct xvip_dp {
 	struct xvip_tc *tc;
 	struct xvip_sock *sock;	/* NULL when the socket hooks did not load */
 	struct xvip_maps maps;	/* borrowed from the XDP object */
+	int lo6;		/* XVIP_MAP_LO6, borrowed too (user/nl.c) */
 	char pin_dir[256];
 	enum xvip_xdp_mode mode;
 	bool adopted;		/* the maps were already pinned: a restart */
@@ -70,6 +71,8 @@ int xvip_dp_attach_sock(struct xvip_dp *dp, const char *cgroup);
  * detached attachments or -errno.
  */
 int xvip_dp_cleanup(const char *pin_dir);
+/* The pinned record of IPv6 VIPs on lo (XVIP_MAP_LO6) under pin_dir: an fd, or -errno. */
+int xvip_dp_open_lo6(const char *pin_dir);
 
 /*
  * Fail closed: is the dataplane whole? This process's XDP program on every

@@ -856,3 +856,63 @@ int xvip_maps_ft_clear(const struct xvip_maps *m)
 	free(keys);
 	return ret;
 }
+
+int xvip_maps_lo6_has(int fd, const struct xvip_addr *a)
+{
+	__u8 v;
+
+	if (!bpf_map_lookup_elem(fd, a, &v))
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int xvip_maps_lo6_put(int fd, const struct xvip_addr *a)
+{
+	const __u8 v = 1;
+
+	return ret_errno(bpf_map_update_elem(fd, a, &v, BPF_ANY));
+}
+
+int xvip_maps_lo6_del(int fd, const struct xvip_addr *a)
+{
+	int ret = ret_errno(bpf_map_delete_elem(fd, a));
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int xvip_maps_lo6_foreach(int fd, int (*cb)(const struct xvip_addr *a, void *ctx), void *ctx)
+{
+	struct xvip_addr key, next, *v = NULL, *grown;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	int ret = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(v, cap * sizeof(*v));
+			if (!grown) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = grown;
+		}
+		v[n++] = key = next;
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		ret = -errno;
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = cb(&v[i], ctx);
+	free(v);
+	return ret;
+}
+
+int xvip_maps_lo6_create(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, XVIP_MAP_LO6, sizeof(struct xvip_addr),
+				sizeof(__u8), XVIP_MAX_VIPS, &o);
+
+	return fd < 0 ? -errno : fd;
+}

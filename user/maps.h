@@ -128,4 +128,16 @@ int xvip_maps_ft_clear(const struct xvip_maps *m);
 /* Buckets of each flow table for a --ct-size (flows): a power of two. */
 uint32_t xvip_ft_buckets(uint32_t flows);
 
+/*
+ * The record of IPv6 VIPs on lo (XVIP_MAP_LO6, by fd), for user/nl.c on
+ * kernels without IFA_PROTO. has: 1, 0 or -errno; del of an absent one is 0.
+ */
+int xvip_maps_lo6_has(int fd, const struct xvip_addr *a);
+int xvip_maps_lo6_put(int fd, const struct xvip_addr *a);
+int xvip_maps_lo6_del(int fd, const struct xvip_addr *a);
+/* Every recorded address, collected first (cb may delete); stops at cb's non-zero value. */
+int xvip_maps_lo6_foreach(int fd, int (*cb)(const struct xvip_addr *a, void *ctx), void *ctx);
+/* An unpinned record of the same layout (tests), or -errno. */
+int xvip_maps_lo6_create(void);
+
 #endif

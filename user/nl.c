@@ -23,6 +23,7 @@
 #include <linux/version.h>
 
 #include "log.h"
+#include "maps.h"
 #include "nl.h"
 
 /* IFA_PROTO is ABI since kernel 6.1; older uapi headers just lack the name. */
@@ -43,6 +44,29 @@
 #define NL_RECV_TIMEOUT_S	5
 /* An address dump racing with changes is redone, but not forever. */
 #define NL_DUMP_TRIES		4
+
+/*
+ * Kernels before 6.1 accept IFA_PROTO on an add and silently drop it, and
+ * their dumps never carry it. IPv4 VIPs still carry the label lo:xvip, but
+ * IPv6 addresses have no label, so there xvipd keeps its own record of the
+ * IPv6 VIPs it added: a hash map pinned under the pin dir (XVIP_MAP_LO6).
+ * Chosen over a marker on the address itself: the one the kernel keeps on
+ * an IPv6 address without side effects would be IFA_RT_PRIORITY (4.18), but
+ * FRR's zebra takes it as the connected route's metric and bgpd sends that as
+ * the MED of every redistributed VIP. The record lives exactly as long as
+ * what it describes: both survive xvipd's restarts and go at a reboot, and
+ * --cleanup reads it before it removes the pins. An address counts as
+ * xvipd's only if it is recorded and carries the flags xvipd adds with
+ * (nodad, noprefixroute), so a stale entry does not claim an operator's
+ * address added by hand.
+ */
+static struct {
+	int proto;		/* the kernel keeps IFA_PROTO: 1, 0; -1: not asked yet */
+	bool forced_off;	/* tests: behave as a kernel without it */
+	int record;		/* XVIP_MAP_LO6's fd, or -1 */
+} nl_kern = { .proto = -1, .record = -1 };
+
+#define LO6_FLAGS		(IFA_F_NODAD | IFA_F_NOPREFIXROUTE)
 
 struct xvip_nl {
 	struct mnl_socket *sock;
@@ -72,14 +96,61 @@ struct lo_entry {
 	unsigned char family;
 	unsigned char plen;
 	bool marked;
+	bool has_proto;		/* the kernel reported an IFA_PROTO */
 	char label[IFNAMSIZ];
 };
 
 struct lo_dump {
 	unsigned int ifindex;	/* 0: every interface */
+	unsigned int lo_ifindex;	/* only addresses on lo can be xvipd's */
 	struct lo_entry *v;
 	size_t n, cap;
 };
+
+/* Use the record: a kernel that does not keep IFA_PROTO (or not known yet). */
+static bool lo6_record_on(void)
+{
+	return nl_kern.record >= 0 && nl_kern.proto != 1;
+}
+
+/*
+ * Before an IPv6 VIP is added: record it, so that a crash right after the
+ * add leaves it recorded. *was says whether it already was (ours from an
+ * earlier add); lo6_settle() undoes the record when the add did not make
+ * the address ours.
+ */
+static void lo6_claim(const struct xvip_addr *a, bool *claimed, bool *was)
+{
+	*claimed = *was = false;
+	if (xvip_addr_is_v4(a) || !lo6_record_on())
+		return;
+	*was = xvip_maps_lo6_has(nl_kern.record, a) == 1;
+	*claimed = *was || !xvip_maps_lo6_put(nl_kern.record, a);
+}
+
+/* err: the add's outcome; -EEXIST on an address not recorded before is someone else's. */
+static void lo6_settle(const struct xvip_addr *a, bool claimed, bool was, int err)
+{
+	if (claimed && err && !was)
+		xvip_maps_lo6_del(nl_kern.record, a);
+}
+
+static void lo6_forget(const struct xvip_addr *a)
+{
+	if (!xvip_addr_is_v4(a) && lo6_record_on())
+		xvip_maps_lo6_del(nl_kern.record, a);
+}
+
+void xvip_nl_set_lo6_record(int fd)
+{
+	nl_kern.record = fd;
+}
+
+void xvip_nl_force_no_ifa_proto(bool on)
+{
+	nl_kern.forced_off = on;
+	nl_kern.proto = on ? 0 : -1;
+}
 
 static const char *nl_errmsg_sep(const struct xvip_nl *nl)
 {
@@ -293,6 +364,7 @@ static int monitor_open(struct xvip_nl **out, unsigned int groups, const char *w
 	nl = calloc(1, sizeof(*nl));
 	if (!nl)
 		return -ENOMEM;
+	nl->lo_ifindex = if_nametoindex("lo");
 	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (!nl->sock) {
 		err = -errno;
@@ -371,7 +443,7 @@ int xvip_nl_addr_monitor_changed(struct xvip_nl *nl)
 			return -errno;
 		}
 		for (; mnl_nlmsg_ok(h, left) && !changed; h = mnl_nlmsg_next(h, &left)) {
-			struct lo_dump d = {};
+			struct lo_dump d = { .lo_ifindex = nl->lo_ifindex };
 
 			if (h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR)
 				continue;
@@ -388,6 +460,36 @@ void xvip_nl_close(struct xvip_nl *nl)
 		return;
 	mnl_socket_close(nl->sock);
 	free(nl);
+}
+
+static int lo_dump(struct xvip_nl *nl, struct lo_dump *d);
+
+/*
+ * Since 6.1 the kernel gives its own addresses on lo a protocol (127.0.0.1
+ * and ::1 are IFAPROT_KERNEL_LO) and dumps it: one dump of lo tells. A lo
+ * that is down has none of them: then the record is used, which is right
+ * on every kernel, only slower.
+ */
+int xvip_nl_ifa_proto(void)
+{
+	struct xvip_nl *nl;
+	struct lo_dump d;
+	int ret;
+
+	if (nl_kern.proto >= 0)
+		return nl_kern.proto;
+	ret = xvip_nl_open(&nl);
+	if (ret)
+		return ret;
+	ret = lo_dump(nl, &d);
+	xvip_nl_close(nl);
+	if (ret)
+		return ret;
+	nl_kern.proto = 0;
+	for (size_t i = 0; i < d.n; i++)
+		nl_kern.proto |= d.v[i].has_proto;
+	free(d.v);
+	return nl_kern.proto;
 }
 
 static int addr_attr_cb(const struct nlattr *attr, void *data)
@@ -409,6 +511,9 @@ static int addr_attr_cb(const struct nlattr *attr, void *data)
 		break;
 	case IFA_PROTO:
 		t = MNL_TYPE_U8;
+		break;
+	case IFA_FLAGS:
+		t = MNL_TYPE_U32;
 		break;
 	default:
 		return MNL_CB_OK;
@@ -477,9 +582,17 @@ static int lo_addr_cb(const struct nlmsghdr *nlh, void *data)
 	e.plen = ifa->ifa_prefixlen;
 	if (tb[IFA_LABEL])
 		snprintf(e.label, sizeof(e.label), "%s", mnl_attr_get_str(tb[IFA_LABEL]));
+	e.has_proto = tb[IFA_PROTO] && !nl_kern.forced_off;
 	/* The label marks IPv4 addresses added on kernels that drop IFA_PROTO (< 6.1). */
-	e.marked = (tb[IFA_PROTO] && mnl_attr_get_u8(tb[IFA_PROTO]) == XVIP_IFA_PROTO) ||
+	e.marked = (e.has_proto && mnl_attr_get_u8(tb[IFA_PROTO]) == XVIP_IFA_PROTO) ||
 		   (alen == 4 && !strcmp(e.label, XVIP_IFA_LABEL));
+	/* IPv6 ones there are in the record, and carry the flags xvipd adds them with. */
+	if (!e.marked && alen == 16 && lo6_record_on() && ifa->ifa_index == d->lo_ifindex) {
+		uint32_t flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
+
+		e.marked = (flags & LO6_FLAGS) == LO6_FLAGS &&
+			   xvip_maps_lo6_has(nl_kern.record, &e.addr) == 1;
+	}
 	return lo_dump_push(d, &e);
 }
 
@@ -497,6 +610,7 @@ static int addr_dump(struct xvip_nl *nl, unsigned int ifindex, struct lo_dump *d
 
 	memset(d, 0, sizeof(*d));
 	d->ifindex = ifindex;
+	d->lo_ifindex = nl->lo_ifindex;
 	for (int i = 0; i < NL_DUMP_TRIES; i++) {
 		memset(req, 0, sizeof(req));
 		nlh = mnl_nlmsg_put_header(req);
@@ -580,8 +694,9 @@ static struct nlmsghdr *lo_add_req(struct xvip_nl *nl, char *req, const struct x
 		 */
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD | IFA_F_NOPREFIXROUTE);
 	}
-	/* Kernels before 6.1 ignore IFA_PROTO; the IPv4 label still marks the address. */
-	mnl_attr_put_u8(nlh, IFA_PROTO, XVIP_IFA_PROTO);
+	/* Kernels before 6.1 ignore IFA_PROTO: the label or the record marks the address. */
+	if (!nl_kern.forced_off)
+		mnl_attr_put_u8(nlh, IFA_PROTO, XVIP_IFA_PROTO);
 	return nlh;
 }
 
@@ -613,10 +728,15 @@ int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a)
 {
 	char req[NL_REQSZ];
 	struct nlmsghdr *nlh = lo_add_req(nl, req, a);
+	bool claimed, was;
+	int err;
 
 	if (!nlh)
 		return -EINVAL;
-	return lo_add_result(nl, a, nl_talk(nl, nlh, NULL, NULL));
+	lo6_claim(a, &claimed, &was);
+	err = nl_talk(nl, nlh, NULL, NULL);
+	lo6_settle(a, claimed, was, err);
+	return lo_add_result(nl, a, err);
 }
 
 /*
@@ -631,6 +751,7 @@ int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n,
 {
 	unsigned int seqs[NL_ADD_BATCH];
 	size_t idx[NL_ADD_BATCH];
+	bool claimed[NL_ADD_BATCH], was[NL_ADD_BATCH];
 	char *req;
 	int failed = 0;
 
@@ -654,6 +775,7 @@ int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n,
 				continue;
 			}
 			nlh->nlmsg_seq = seqs[k] = ++nl->seq;
+			lo6_claim(&a[i], &claimed[k], &was[k]);
 			idx[k++] = i;
 			off += NLMSG_ALIGN(nlh->nlmsg_len);
 		}
@@ -663,8 +785,10 @@ int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n,
 			int err = -errno;
 
 			nl->errmsg[0] = '\0';
-			for (size_t j = 0; j < k; j++)
+			for (size_t j = 0; j < k; j++) {
+				lo6_settle(&a[idx[j]], claimed[j], was[j], err);
 				errs[idx[j]] = lo_add_result(nl, &a[idx[j]], err);
+			}
 			continue;
 		}
 		/* Acknowledgements in order; late replies to an earlier request are skipped. */
@@ -681,6 +805,7 @@ int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n,
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 				unsigned int seq = nlh->nlmsg_seq - seqs[0];
 				size_t eoff = sizeof(*e);
+				int err;
 
 				if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_pid != nl->portid ||
 				    seq >= k || seqs[seq] != nlh->nlmsg_seq ||
@@ -693,13 +818,15 @@ int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n,
 					eoff += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
 				if (e->error)
 					nl_save_extack(nl, nlh, eoff);
-				errs[idx[seq]] = lo_add_result(nl, &a[idx[seq]],
-							       e->error > 0 ? -e->error : e->error);
+				err = e->error > 0 ? -e->error : e->error;
+				lo6_settle(&a[idx[seq]], claimed[seq], was[seq], err);
+				errs[idx[seq]] = lo_add_result(nl, &a[idx[seq]], err);
 				got[seq] = true;
 				acked++;
 			}
 		}
 		nl->errmsg[0] = '\0';
+		/* Unanswered: maybe on lo, so an IPv6 one stays recorded (lo_list prunes). */
 		for (size_t j = 0; j < k; j++)
 			if (!got[j])
 				errs[idx[j]] = lo_add_result(nl, &a[idx[j]], errs[idx[j]]);
@@ -743,6 +870,7 @@ int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a)
 				 strerror(EPERM), -EPERM);
 			err = -EPERM;
 		}
+		lo6_forget(a);	/* a record of it, if any, is stale */
 		goto out;
 	}
 
@@ -754,6 +882,7 @@ int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a)
 	if (err == -EADDRNOTAVAIL || err == -ENOENT) {
 		/* Gone between the dump and the delete: the outcome asked for. */
 		err = 0;
+		lo6_forget(a);
 		goto out;
 	}
 	if (err) {
@@ -761,10 +890,23 @@ int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a)
 			nl_errmsg_sep(nl), nl->errmsg);
 		goto out;
 	}
+	lo6_forget(a);
 	log_debug("delete %s/%u on lo", s, mine->plen);
 out:
 	free(d.v);
 	return err;
+}
+
+/* A recorded IPv6 VIP that is not on lo (any more) leaves the record. */
+static int lo6_prune_cb(const struct xvip_addr *a, void *ctx)
+{
+	const struct lo_dump *d = ctx;
+
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].marked && !xvip_addr_cmp(&d->v[i].addr, a))
+			return 0;
+	xvip_maps_lo6_del(nl_kern.record, a);
+	return 0;
 }
 
 int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
@@ -777,6 +919,8 @@ int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, vo
 	err = lo_dump(nl, &d);
 	if (err)
 		return err;
+	if (lo6_record_on())
+		xvip_maps_lo6_foreach(nl_kern.record, lo6_prune_cb, &d);
 	for (size_t i = 0; i < d.n; i++)
 		if (d.v[i].marked)
 			cb(&d.v[i].addr, ctx);

@@ -6,6 +6,7 @@
 #ifndef XVIP_NL_H
 #define XVIP_NL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "addr.h"
 
@@ -13,6 +14,8 @@
  * Addresses xvipd adds carry IFA_PROTO = XVIP_IFA_PROTO (kernel >= 6.1; the
  * value is outside the kernel's own IFAPROTO_* range) and, for IPv4, the
  * label "lo:xvip", so a restart or --cleanup only ever touches its own.
+ * Kernels before 6.1 drop IFA_PROTO, and IPv6 addresses have no label: there
+ * xvipd records the IPv6 VIPs it added in a pinned map (see nl.c).
  */
 #define XVIP_IFA_PROTO		0x78	/* 'x' */
 #define XVIP_IFA_LABEL		"lo:xvip"
@@ -21,6 +24,20 @@ struct xvip_nl;
 
 int xvip_nl_open(struct xvip_nl **nl);
 void xvip_nl_close(struct xvip_nl *nl);
+
+/*
+ * Does this kernel keep IFA_PROTO on addresses (Linux 6.1)? 1, 0, or -errno;
+ * asked once per process (the kernel's own addresses on lo carry it).
+ */
+int xvip_nl_ifa_proto(void);
+/*
+ * The record of the IPv6 VIPs xvipd added, used when the kernel does not
+ * keep IFA_PROTO: the fd of a hash map keyed by struct xvip_addr (the pinned
+ * XVIP_MAP_LO6; borrowed, -1: none). Process-wide, like the kernel's answer.
+ */
+void xvip_nl_set_lo6_record(int fd);
+/* Tests: behave as on a kernel without IFA_PROTO (never sent, ignored in dumps). */
+void xvip_nl_force_no_ifa_proto(bool on);
 
 /* Add or remove a /32 or /128 on lo (scope global, so FRR redistributes it); idempotent. */
 int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a);
@@ -31,7 +48,7 @@ int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a);
  * on lo, and a request and its acknowledgement each cost a system call.
  */
 int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n, int *errs);
-/* Calls cb for each address on lo that xvipd added (IFA_PROTO or label). */
+/* Calls cb for each address on lo that xvipd added (IFA_PROTO, label or record). */
 int xvip_nl_lo_list(struct xvip_nl *nl, void (*cb)(const struct xvip_addr *a, void *ctx),
 		    void *ctx);
 /*

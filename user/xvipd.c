@@ -853,8 +853,11 @@ static void cleanup_lo_cb(const struct xvip_addr *a, void *ctx)
 static int do_cleanup(const struct opts *o)
 {
 	struct xvip_nl *nl = NULL;
-	int ret;
+	int lo6, ret;
 
+	/* IPv6 VIPs added on a kernel without IFA_PROTO are known by their record. */
+	lo6 = xvip_dp_open_lo6(o->pin_dir);
+	xvip_nl_set_lo6_record(lo6);
 	ret = xvip_nl_open(&nl);
 	if (!ret) {
 		/* Withdraw first, so the fabric stops sending before the programs go. */
@@ -863,6 +866,9 @@ static int do_cleanup(const struct opts *o)
 	} else {
 		log_err("netlink: %s (%d); VIPs on lo left in place", strerror(-ret), ret);
 	}
+	xvip_nl_set_lo6_record(-1);
+	if (lo6 >= 0)
+		close(lo6);
 	if (o->frr == FRR_VTYSH) {
 		struct xvip_frr_opts fo = {
 			.vtysh = o->frr_vtysh, .vty_socket = o->frr_vty_socket,
@@ -940,6 +946,9 @@ int main(int argc, char **argv)
 	mallopt(M_MXFAST, 0);
 	xvip_log_init(d.o.log_level);
 	xvip_log_route_libs();
+	/* Tests only: behave as on a kernel that drops IFA_PROTO (before 6.1). */
+	if (getenv("XVIP_TEST_NO_IFA_PROTO"))
+		xvip_nl_force_no_ifa_proto(true);
 	if (d.o.cleanup)
 		return do_cleanup(&d.o);
 	if (!d.o.services_file) {
@@ -960,6 +969,7 @@ int main(int argc, char **argv)
 	ret = xvip_dp_load(&d.dp, &dpo);
 	if (ret)
 		return 1;
+	xvip_nl_set_lo6_record(d.dp.lo6);
 	ret = xvip_nl_open(&d.nl);
 	if (ret) {
 		log_err("open rtnetlink: %s (%d)", strerror(-ret), ret);
@@ -1071,6 +1081,7 @@ out:
 		close(d.wfd);
 	if (d.nl)
 		xvip_nl_close(d.nl);
+	xvip_nl_set_lo6_record(-1);
 	xvip_dp_close(&d.dp);
 	xvip_podif_fini(&d.pods);
 	return ret ? 1 : 0;

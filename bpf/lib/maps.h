@@ -168,6 +168,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvip_rfrag SEC(".maps");
 
+/*
+ * The IPv6 VIPs xvipd put on lo, for kernels that drop IFA_PROTO (< 6.1):
+ * read and written by userspace only (user/nl.c), pinned with the rest so a
+ * restarted xvipd and --cleanup still know which addresses are its own.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVIP_MAX_VIPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xvip_addr);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvip_lo6 SEC(".maps");
+
 XVIP_INLINE void xvip_count(void *map, __u32 idx, __u64 bytes)
 {
 	struct xvip_counter *c = bpf_map_lookup_elem(map, &idx);
