@@ -90,6 +90,58 @@ static bool pins_exist(const char *dir)
 	return access(path, F_OK) == 0;
 }
 
+/*
+ * Pins left by an xvipd of another layout (or --ct-size) cannot be reused:
+ * libbpf would refuse them with the same EINVAL as a verifier rejection.
+ * Found here first, by the checks libbpf makes, so that only this case
+ * gets told to run --cleanup.
+ */
+static int check_pins(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *path = bpf_map__pin_path(map);
+		struct bpf_map_info info = {};
+		uint32_t len = sizeof(info);
+		const char *what = NULL;
+		uint32_t have = 0, want = 0;
+		int fd;
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;	/* not pinned yet: created at load */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			close(fd);
+			continue;	/* libbpf's load will say what is wrong */
+		}
+		close(fd);
+#define PIN_FIELD(name, got, wanted)						\
+		do {								\
+			if (!what && (got) != (wanted)) {			\
+				what = name;					\
+				have = (got);					\
+				want = (wanted);				\
+			}							\
+		} while (0)
+		PIN_FIELD("type", info.type, (uint32_t)bpf_map__type(map));
+		PIN_FIELD("key size", info.key_size, bpf_map__key_size(map));
+		PIN_FIELD("value size", info.value_size, bpf_map__value_size(map));
+		PIN_FIELD("entries", info.max_entries, bpf_map__max_entries(map));
+		PIN_FIELD("flags", info.map_flags, bpf_map__map_flags(map));
+#undef PIN_FIELD
+		if (what) {
+			log_err("pinned map %s has another layout (%s %u, this xvipd's %u): a "
+				"map layout or --ct-size change needs xvipd --cleanup first", path,
+				what, have, want);
+			return -ESTALE;
+		}
+	}
+	return 0;
+}
+
 static int size_obj_maps(struct bpf_object *obj, uint32_t ct_size)
 {
 	struct bpf_map *map;
@@ -356,11 +408,14 @@ int xvip_dp_load(struct xvip_dp *dp, const struct xvip_dp_opts *o)
 		log_err("size conntrack maps to %u: %s (%d)", o->ct_size, strerror(-ret), ret);
 		goto err;
 	}
+	ret = check_pins(dp->xdp->obj);
+	ret = ret ?: check_pins(dp->tc->obj);
+	if (ret)
+		goto err;
 	/* The XDP object creates and pins the maps; the tc object reuses the pins. */
 	ret = xvip_xdp__load(dp->xdp);
 	if (ret) {
-		log_err("load xdp program (pins in %s; a map layout or --ct-size change needs "
-			"xvipd --cleanup first): %s (%d)", o->pin_dir, strerror(-ret), ret);
+		log_err("load xdp program: %s (%d)", strerror(-ret), ret);
 		goto err;
 	}
 	ret = xvip_tc__load(dp->tc);

@@ -27,6 +27,7 @@
 #include "filesrc.h"
 #include "frr.h"
 #include "health.h"
+#include "kfeat.h"
 #include "kube.h"
 #include "kubecfg.h"
 #include "loader.h"
@@ -932,6 +933,7 @@ int main(int argc, char **argv)
 {
 	struct xvip_dp_opts dpo = {};
 	struct daemon d = {};
+	char line[256];
 	int ret;
 
 	ret = parse_opts(argc, argv, &d.o);
@@ -963,6 +965,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* An older kernel is refused with one line, before anything is loaded or attached. */
+	if (xvip_kfeat_check(xvip_kfeats, xvip_nkfeats, line, sizeof(line))) {
+		fprintf(stderr, "%s\n", line);
+		return 1;
+	}
 	dpo.pin_dir = d.o.pin_dir;
 	dpo.ct_size = d.o.ct_size;
 	dpo.mode = d.o.xdp_mode;
