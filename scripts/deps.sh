@@ -17,7 +17,14 @@ pkgs=(
 	# ethtool, nft, FRR, python3 and PyYAML, curl and openssl (the API server stand-in's
 	# TLS), socat (the demo's --keep hints), modprobe (kmod: scripts/pktgen.sh).
 	iproute2 procps netbase ethtool nftables frr python3 python3-yaml curl openssl socat kmod
+	# The kernel matrix (scripts/kernel-run.sh): QEMU (below, by architecture), the guest's
+	# initramfs (busybox-static, cpio), the kernel packages' modules (kmod's depmod, xz, zstd).
+	busybox-static cpio xz-utils zstd
 )
+case $(dpkg --print-architecture) in
+amd64) pkgs+=(qemu-system-x86) ;;
+arm64) pkgs+=(qemu-system-arm) ;;
+esac
 if [ "${1:-}" = --bench ]; then
 	pkgs+=(gnuplot-nox)
 fi

@@ -77,7 +77,9 @@ for script in tests/e2e_*.sh; do
 	[ -f "$script" ] || continue
 	name=$(basename "$script" .sh)
 	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-	run_suite "$name" 600 bash "$script"
+	# A suite may ask for more time in a "# run.sh timeout: SECONDS" line (the kernel matrix).
+	limit=$(sed -n 's/^# run.sh timeout: \([0-9][0-9]*\)$/\1/p' "$script" | head -1)
+	run_suite "$name" "${limit:-600}" bash "$script"
 done
 
 if [ ${#failed_names[@]} -gt 0 ]; then
