@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <libmnl/libmnl.h>
+#include <bpf/bpf.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 
@@ -586,7 +587,7 @@ TEST(no_ifa_proto_v6_by_record)
 	struct xvip_nl *nl = NULL;
 	struct list_res r = {};
 	struct xvip_addr v4, v6, op, opf, stale, many[3];
-	int rec, errs[3];
+	int rec, bad, errs[3];
 
 	SETUP(nl);
 	rec = xvip_maps_lo6_create();
@@ -653,6 +654,22 @@ TEST(no_ifa_proto_v6_by_record)
 		ASSERT_OK(xvip_nl_lo_del(nl, &many[i]), "withdraw a batched VIP");
 	ASSERT_TRUE(!lo_has("2001:db8:21::10", 128) && !lo_has("2001:db8:21::11", 128),
 		    "batched IPv6 VIPs withdrawn");
+
+	/*
+	 * A VIP that cannot be recorded is not added, alone or batched: xvipd
+	 * could never withdraw it. (An array of one slot takes no IPv6 key.)
+	 */
+	bad = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xvip_test_bad", 4, 1, 1, NULL);
+	if (ASSERT_TRUE(bad >= 0, "create an array map")) {
+		xvip_nl_set_lo6_record(bad);
+		ASSERT_TRUE(xvip_nl_lo_add(nl, &many[0]) < 0, "add a VIP that cannot be recorded");
+		ASSERT_EQ(xvip_nl_lo_add_many(nl, many, 3, errs), 2, "batch of three, two IPv6");
+		ASSERT_TRUE(errs[0] < 0 && errs[1] == 0 && errs[2] < 0, "only the IPv4 one added");
+		ASSERT_TRUE(!lo_has("2001:db8:21::10", 128) && !lo_has("2001:db8:21::11", 128),
+			    "unrecordable IPv6 VIPs not on lo");
+		ASSERT_TRUE(lo_has("198.18.21.10", 32), "the IPv4 VIP on lo");
+		close(bad);
+	}
 out:
 	xvip_nl_set_lo6_record(-1);
 	xvip_nl_force_no_ifa_proto(false);

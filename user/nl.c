@@ -117,15 +117,24 @@ static bool lo6_record_on(void)
  * Before an IPv6 VIP is added: record it, so that a crash right after the
  * add leaves it recorded. *was says whether it already was (ours from an
  * earlier add); lo6_settle() undoes the record when the add did not make
- * the address ours.
+ * the address ours. A VIP that cannot be recorded is not added: xvipd could
+ * never withdraw it.
  */
-static void lo6_claim(const struct xvip_addr *a, bool *claimed, bool *was)
+static int lo6_claim(const struct xvip_addr *a, bool *claimed, bool *was)
 {
+	char s[XVIP_ADDRSTRLEN];
+	int ret;
+
 	*claimed = *was = false;
 	if (xvip_addr_is_v4(a) || !lo6_record_on())
-		return;
+		return 0;
 	*was = xvip_maps_lo6_has(nl_kern.record, a) == 1;
-	*claimed = *was || !xvip_maps_lo6_put(nl_kern.record, a);
+	ret = *was ? 0 : xvip_maps_lo6_put(nl_kern.record, a);
+	*claimed = !ret;
+	if (ret)
+		log_err("record IPv6 VIP %s in %s: %s (%d); not adding it", xvip_addr_str(a, s,
+			sizeof(s)), XVIP_MAP_LO6, strerror(-ret), ret);
+	return ret;
 }
 
 /* err: the add's outcome; -EEXIST on an address not recorded before is someone else's. */
@@ -733,7 +742,9 @@ int xvip_nl_lo_add(struct xvip_nl *nl, const struct xvip_addr *a)
 
 	if (!nlh)
 		return -EINVAL;
-	lo6_claim(a, &claimed, &was);
+	err = lo6_claim(a, &claimed, &was);
+	if (err)
+		return err;
 	err = nl_talk(nl, nlh, NULL, NULL);
 	lo6_settle(a, claimed, was, err);
 	return lo_add_result(nl, a, err);
@@ -769,13 +780,15 @@ int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n,
 		for (; i < n && k < NL_ADD_BATCH; i++) {
 			struct nlmsghdr *nlh = lo_add_req(nl, req + off, &a[i]);
 
-			errs[i] = -ETIMEDOUT;	/* until its acknowledgement says otherwise */
 			if (!nlh) {
 				errs[i] = -EINVAL;
 				continue;
 			}
+			errs[i] = lo6_claim(&a[i], &claimed[k], &was[k]);
+			if (errs[i])
+				continue;
+			errs[i] = -ETIMEDOUT;	/* until its acknowledgement says otherwise */
 			nlh->nlmsg_seq = seqs[k] = ++nl->seq;
-			lo6_claim(&a[i], &claimed[k], &was[k]);
 			idx[k++] = i;
 			off += NLMSG_ALIGN(nlh->nlmsg_len);
 		}
