@@ -27,7 +27,7 @@
 #include "nl.h"
 
 #ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE		71
+#define SO_NETNS_COOKIE 71
 #endif
 
 /* bpf(2) said no: missing if the kernel did not understand, unknown if it refused us. */
@@ -47,8 +47,8 @@ static int probe_map(enum bpf_map_type type, __u32 flags, bool mmap_it)
 	if (fd < 0)
 		return bpf_verdict(errno);
 	if (mmap_it) {
-		void *p = mmap(NULL, (size_t)getpagesize(), PROT_READ | PROT_WRITE, MAP_SHARED,
-			       fd, 0);
+		void *p = mmap(NULL, (size_t)getpagesize(), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			       0);
 
 		if (p == MAP_FAILED)
 			ret = bpf_verdict(errno);
@@ -119,8 +119,11 @@ static int probe_cmpxchg(void)
 		{ .code = BPF_ALU | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_ALU | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
 		/* w0 = cmpxchg((u32 *)(r10 - 4), w0, w1) */
-		{ .code = BPF_STX | BPF_ATOMIC | BPF_W, .dst_reg = BPF_REG_10,
-		  .src_reg = BPF_REG_1, .off = -4, .imm = BPF_CMPXCHG },
+		{ .code = BPF_STX | BPF_ATOMIC | BPF_W,
+		  .dst_reg = BPF_REG_10,
+		  .src_reg = BPF_REG_1,
+		  .off = -4,
+		  .imm = BPF_CMPXCHG },
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
@@ -188,8 +191,10 @@ int xvip_kfeat_check(const struct xvip_kfeat *table, size_t n, char *line, size_
 				 f->token, f->since, f->without);
 			continue;
 		}
-		snprintf(line, len, "xvipd: this kernel (%s) lacks %s (%s, Linux %s): xvipd needs "
-			 "Linux %s or later", rel, f->what, f->token, f->since, XVIP_KERNEL_MIN);
+		snprintf(line, len,
+			 "xvipd: this kernel (%s) lacks %s (%s, Linux %s): xvipd needs "
+			 "Linux %s or later",
+			 rel, f->what, f->token, f->since, XVIP_KERNEL_MIN);
 		return -EOPNOTSUPP;
 	}
 	return 0;

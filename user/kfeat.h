@@ -13,13 +13,13 @@
 #include <stddef.h>
 
 /* The oldest Linux release xvipd supports: the first long-term one with every feature. */
-#define XVIP_KERNEL_MIN		"5.15"
+#define XVIP_KERNEL_MIN "5.15"
 
 struct xvip_kfeat {
-	const char *what;	/* "BPF atomic compare-and-exchange" */
-	const char *token;	/* "BPF_CMPXCHG": the name users search for */
-	const char *since;	/* "5.12": the first release that has it */
-	const char *without;	/* NULL: required; else what runs without it */
+	const char *what;    /* "BPF atomic compare-and-exchange" */
+	const char *token;   /* "BPF_CMPXCHG": the name users search for */
+	const char *since;   /* "5.12": the first release that has it */
+	const char *without; /* NULL: required; else what runs without it */
 	/* 1: present, 0: missing, -errno: cannot tell (no privilege, ...) */
 	int (*probe)(void);
 };

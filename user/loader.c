@@ -104,38 +104,34 @@ static int check_pins(struct bpf_object *obj)
 		const char *path = bpf_map__pin_path(map);
 		struct bpf_map_info info = {};
 		uint32_t len = sizeof(info);
-		const char *what = NULL;
-		uint32_t have = 0, want = 0;
 		int fd;
 
 		if (!path)
 			continue;
 		fd = bpf_obj_get(path);
 		if (fd < 0)
-			continue;	/* not pinned yet: created at load */
+			continue; /* not pinned yet: created at load */
 		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 			close(fd);
-			continue;	/* libbpf's load will say what is wrong */
+			continue; /* libbpf's load will say what is wrong */
 		}
 		close(fd);
-#define PIN_FIELD(name, got, wanted)						\
-		do {								\
-			if (!what && (got) != (wanted)) {			\
-				what = name;					\
-				have = (got);					\
-				want = (wanted);				\
-			}							\
-		} while (0)
-		PIN_FIELD("type", info.type, (uint32_t)bpf_map__type(map));
-		PIN_FIELD("key size", info.key_size, bpf_map__key_size(map));
-		PIN_FIELD("value size", info.value_size, bpf_map__value_size(map));
-		PIN_FIELD("entries", info.max_entries, bpf_map__max_entries(map));
-		PIN_FIELD("flags", info.map_flags, bpf_map__map_flags(map));
-#undef PIN_FIELD
-		if (what) {
+		const struct {
+			const char *what;
+			uint32_t have, want;
+		} f[] = {
+			{ "type", info.type, (uint32_t)bpf_map__type(map) },
+			{ "key size", info.key_size, bpf_map__key_size(map) },
+			{ "value size", info.value_size, bpf_map__value_size(map) },
+			{ "entries", info.max_entries, bpf_map__max_entries(map) },
+			{ "flags", info.map_flags, bpf_map__map_flags(map) },
+		};
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+			if (f[i].have == f[i].want)
+				continue;
 			log_err("pinned map %s has another layout (%s %u, this xvipd's %u): a "
-				"map layout or --ct-size change needs xvipd --cleanup first", path,
-				what, have, want);
+				"map layout or --ct-size change needs xvipd --cleanup first",
+				path, f[i].what, f[i].have, f[i].want);
 			return -ESTALE;
 		}
 	}

@@ -61,12 +61,12 @@
  * address added by hand.
  */
 static struct {
-	int proto;		/* the kernel keeps IFA_PROTO: 1, 0; -1: not asked yet */
-	bool forced_off;	/* tests: behave as a kernel without it */
-	int record;		/* XVIP_MAP_LO6's fd, or -1 */
+	int proto;	 /* the kernel keeps IFA_PROTO: 1, 0; -1: not asked yet */
+	bool forced_off; /* tests: behave as a kernel without it */
+	int record;	 /* XVIP_MAP_LO6's fd, or -1 */
 } nl_kern = { .proto = -1, .record = -1 };
 
-#define LO6_FLAGS		(IFA_F_NODAD | IFA_F_NOPREFIXROUTE)
+#define LO6_FLAGS (IFA_F_NODAD | IFA_F_NOPREFIXROUTE)
 
 struct xvip_nl {
 	struct mnl_socket *sock;
@@ -96,13 +96,13 @@ struct lo_entry {
 	unsigned char family;
 	unsigned char plen;
 	bool marked;
-	bool has_proto;		/* the kernel reported an IFA_PROTO */
+	bool has_proto; /* the kernel reported an IFA_PROTO */
 	char label[IFNAMSIZ];
 };
 
 struct lo_dump {
 	unsigned int ifindex;	/* 0: every interface */
-	unsigned int lo_ifindex;	/* only addresses on lo can be xvipd's */
+	unsigned int lo_ifindex; /* only addresses on lo can be xvipd's */
 	struct lo_entry *v;
 	size_t n, cap;
 };
@@ -132,8 +132,8 @@ static int lo6_claim(const struct xvip_addr *a, bool *claimed, bool *was)
 	ret = *was ? 0 : xvip_maps_lo6_put(nl_kern.record, a);
 	*claimed = !ret;
 	if (ret)
-		log_err("record IPv6 VIP %s in %s: %s (%d); not adding it", xvip_addr_str(a, s,
-			sizeof(s)), XVIP_MAP_LO6, strerror(-ret), ret);
+		log_err("record IPv6 VIP %s in %s: %s (%d); not adding it",
+			xvip_addr_str(a, s, sizeof(s)), XVIP_MAP_LO6, strerror(-ret), ret);
 	return ret;
 }
 
@@ -787,7 +787,7 @@ int xvip_nl_lo_add_many(struct xvip_nl *nl, const struct xvip_addr *a, size_t n,
 			errs[i] = lo6_claim(&a[i], &claimed[k], &was[k]);
 			if (errs[i])
 				continue;
-			errs[i] = -ETIMEDOUT;	/* until its acknowledgement says otherwise */
+			errs[i] = -ETIMEDOUT; /* until its acknowledgement says otherwise */
 			nlh->nlmsg_seq = seqs[k] = ++nl->seq;
 			idx[k++] = i;
 			off += NLMSG_ALIGN(nlh->nlmsg_len);
@@ -883,7 +883,7 @@ int xvip_nl_lo_del(struct xvip_nl *nl, const struct xvip_addr *a)
 				 strerror(EPERM), -EPERM);
 			err = -EPERM;
 		}
-		lo6_forget(a);	/* a record of it, if any, is stale */
+		lo6_forget(a); /* a record of it, if any, is stale */
 		goto out;
 	}
 
